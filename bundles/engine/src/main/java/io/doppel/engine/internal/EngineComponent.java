@@ -1,0 +1,233 @@
+package io.doppel.engine.internal;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.doppel.api.device.BlockDevice;
+import io.doppel.api.device.DeviceProvider;
+import io.doppel.api.group.GroupInfo;
+import io.doppel.api.group.GroupService;
+import io.doppel.api.journal.JournalService;
+import io.doppel.api.journal.Position;
+import io.doppel.api.site.SiteIdentity;
+import io.doppel.api.storage.Storage;
+import io.doppel.api.volume.SnapshotInfo;
+import io.doppel.api.volume.VolumeInfo;
+import io.doppel.api.volume.VolumeService;
+
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The engine as a DS component. The volume and journal services are dynamic, greedy and
+ * optional: when one goes away (a bundle update) the engine holds I/O instead of
+ * deactivating, and resumes when the replacement arrives.
+ */
+@Component(service = {DeviceProvider.class, GroupService.class, SiteIdentity.class, EngineStatus.class},
+        immediate = true, configurationPid = "io.doppel.engine")
+@Designate(ocd = EngineConfig.class)
+public final class EngineComponent implements DeviceProvider, GroupService, SiteIdentity, EngineStatus {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EngineComponent.class);
+
+    private final ScheduledExecutorService executor;
+    private final Engine engine;
+    private volatile VolumeService volumes;
+    private volatile JournalService journals;
+    private volatile List<String> configProblems;
+    private volatile EngineSettings currentSettings;
+
+    @Activate
+    public EngineComponent(@Reference Storage storage, Map<String, Object> properties) throws IOException {
+        SettingsParser parser = new SettingsParser();
+        EngineSettings defaults = EngineSettings.defaults(
+                Path.of(SettingsParser.resolveKarafBase("${karaf.base}/doppel")).toAbsolutePath().normalize());
+        EngineSettings settings = parser.parse(properties, defaults);
+        report(parser.problems());
+        AtomicInteger n = new AtomicInteger();
+        ThreadFactory tf = r -> {
+            Thread t = new Thread(r, "doppel-engine-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+        this.executor = Executors.newScheduledThreadPool(2, tf);
+        this.currentSettings = settings;
+        // Dynamic references are bound after construction, straight into the engine.
+        this.engine = new Engine(storage, settings, executor);
+    }
+
+    private void report(List<String> problems) {
+        this.configProblems = List.copyOf(problems);
+        for (String p : problems) {
+            LOG.error("Configuration io.doppel.engine: {}", p);
+        }
+    }
+
+    @Modified
+    void modified(Map<String, Object> properties) {
+        SettingsParser parser = new SettingsParser();
+        EngineSettings previous = currentSettings;
+        EngineSettings next = parser.parse(properties, previous);
+        if (!next.home().equals(previous.home())) {
+            parser.problems().add("home: a new home (" + next.home() + ") takes effect only after a restart; keeping "
+                    + previous.home());
+            next = new EngineSettings(previous.home(), next.ioHoldTimeoutMillis(), next.checkpointIntervalMillis(),
+                    next.firstGroup(), next.firstVolume(), next.firstVolumeSize());
+        }
+        report(parser.problems());
+        currentSettings = next;
+        engine.settings(next);
+    }
+
+
+    @Deactivate
+    void deactivate() {
+        engine.close();
+        executor.shutdown();
+        try {
+            if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
+                executor.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, name = "volumes", unbind = "unbindVolumes")
+    void bindVolumes(VolumeService vs) {
+        volumes = vs;
+        engine.volumeService(vs);
+    }
+
+    void unbindVolumes(VolumeService vs) {
+        if (volumes == vs) {
+            volumes = null;
+            engine.volumeService(null);
+        }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, name = "journals", unbind = "unbindJournals")
+    void bindJournals(JournalService js) {
+        journals = js;
+        engine.journalService(js);
+    }
+
+    void unbindJournals(JournalService js) {
+        if (journals == js) {
+            journals = null;
+            engine.journalService(null);
+        }
+    }
+
+    // ---- delegation ------------------------------------------------------------------------
+
+    @Override
+    public BlockDevice open(String volume, boolean readOnly) throws IOException {
+        return engine.open(volume, readOnly);
+    }
+
+    @Override
+    public BlockDevice openSnapshot(String volume, String snapshot) throws IOException {
+        return engine.openSnapshot(volume, snapshot);
+    }
+
+    @Override
+    public GroupInfo createGroup(String name, long journalCapacity) throws IOException {
+        return engine.createGroup(name, journalCapacity);
+    }
+
+    @Override
+    public List<GroupInfo> groups() {
+        return engine.groups();
+    }
+
+    @Override
+    public Optional<GroupInfo> group(String name) {
+        return engine.group(name);
+    }
+
+    @Override
+    public void deleteGroup(String name) throws IOException {
+        engine.deleteGroup(name);
+    }
+
+    @Override
+    public VolumeInfo createVolume(String name, long size, String group) throws IOException {
+        return engine.createVolume(name, size, group);
+    }
+
+    @Override
+    public void deleteVolume(String name) throws IOException {
+        engine.deleteVolume(name);
+    }
+
+    @Override
+    public VolumeInfo growVolume(String name, long newSize) throws IOException {
+        return engine.growVolume(name, newSize);
+    }
+
+    @Override
+    public SnapshotInfo snapshot(String volume, String snapshot) throws IOException {
+        return engine.snapshot(volume, snapshot);
+    }
+
+    @Override
+    public List<SnapshotInfo> snapshotGroup(String group, String snapshot) throws IOException {
+        return engine.snapshotGroup(group, snapshot);
+    }
+
+    @Override
+    public void rollback(String volume, String snapshot) throws IOException {
+        engine.rollback(volume, snapshot);
+    }
+
+    @Override
+    public Position checkpoint(String group) throws IOException {
+        return engine.checkpoint(group);
+    }
+
+    @Override
+    public String id() {
+        return engine.site().id();
+    }
+
+    @Override
+    public String name() {
+        return engine.site().name();
+    }
+
+    @Override
+    public Path home() {
+        return engine.site().home();
+    }
+
+    @Override
+    public Instant created() {
+        return engine.site().created();
+    }
+
+    @Override
+    public Status status() {
+        return engine.status(configProblems);
+    }
+}

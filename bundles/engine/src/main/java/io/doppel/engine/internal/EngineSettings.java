@@ -1,0 +1,21 @@
+package io.doppel.engine.internal;
+
+import java.nio.file.Path;
+
+/**
+ * The engine's validated configuration.
+ *
+ * @param home                     data home (site identity, group registry)
+ * @param ioHoldTimeoutMillis      how long I/O waits while a service is absent before failing with EIO
+ * @param checkpointIntervalMillis how often volumes are forced so the journal can be released
+ * @param firstGroup               group made on first start ("" for none)
+ * @param firstVolume              volume made on first start ("" for none)
+ * @param firstVolumeSize          its size in bytes
+ */
+public record EngineSettings(Path home, long ioHoldTimeoutMillis, long checkpointIntervalMillis, String firstGroup,
+                             String firstVolume, long firstVolumeSize) {
+
+    public static EngineSettings defaults(Path home) {
+        return new EngineSettings(home, 30_000, 5_000, "default", "vol0", 1L << 30);
+    }
+}

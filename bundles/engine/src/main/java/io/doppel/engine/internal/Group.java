@@ -1,0 +1,76 @@
+package io.doppel.engine.internal;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+import io.doppel.api.journal.ActivityExtent;
+import io.doppel.api.journal.Journal;
+import io.doppel.api.journal.Position;
+
+/** A consistency group at run time: its journal, member volumes and write-path state. */
+final class Group {
+
+    enum State {
+        /** A service it needs is absent; I/O is held at the gate. */
+        HOLDING("holding-io"),
+        RECOVERING("recovering"),
+        SERVING("serving"),
+        /** A volume write failed after its record was journaled; new writes are refused until the retry succeeds. */
+        STALLED("stalled"),
+        /** Opening the journal failed; I/O fails. */
+        FAILED("failed");
+
+        final String label;
+
+        State(String label) {
+            this.label = label;
+        }
+    }
+
+    /** A journaled record whose volume write failed; retried in seq order. */
+    record Pending(Position position, int volumeId, String error) {
+    }
+
+    final String name;
+    final int id;
+    final long journalCapacity;
+    final Map<Integer, VolumeSlot> volumes = new ConcurrentHashMap<>();
+
+    /** Null while the journal service is absent. */
+    volatile Journal journal;
+    volatile AppliedTracker tracker = new AppliedTracker(Position.ZERO);
+    volatile State state = State.HOLDING;
+    volatile String detail = "journal not open yet";
+    /** Activity-log extents hot at the last unclean stop: they may differ from any peer. */
+    volatile List<ActivityExtent> crashExtents = List.of();
+
+    /** Guarded by itself. */
+    final TreeMap<Long, Pending> pending = new TreeMap<>();
+    final Object checkpointLock = new Object();
+
+    Group(String name, int id, long journalCapacity) {
+        this.name = name;
+        this.id = id;
+        this.journalCapacity = journalCapacity;
+    }
+
+    List<String> volumeNames() {
+        List<String> names = new ArrayList<>();
+        volumes.values().forEach(v -> names.add(v.name));
+        names.sort(null);
+        return names;
+    }
+
+    void state(State s, String why) {
+        this.detail = why;
+        this.state = s;
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}
