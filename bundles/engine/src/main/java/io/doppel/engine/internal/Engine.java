@@ -213,7 +213,7 @@ public final class Engine implements DeviceProvider, GroupService {
                 }
             }
             Journal j = js.open(new JournalOptions(g.name, g.id, g.journalCapacity));
-            j.reclaimHandler(journal -> checkpoint(g));
+            j.reclaimHandler(journal -> reclaim(g, journal));
             g.journal = j;
             redo(g, j);
             g.tracker = new AppliedTracker(j.head());
@@ -584,6 +584,20 @@ public final class Engine implements DeviceProvider, GroupService {
         }
     }
 
+    /**
+     * The journal is full: checkpoint as far as possible. Records already journaled finish
+     * their volume writes without the append lock, so waiting briefly for them lets the
+     * checkpoint pass the oldest segment instead of stopping just short of it.
+     */
+    private void reclaim(Group g, Journal j) throws IOException {
+        Position head = j.head();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (g.tracker.watermark().isBefore(head) && g.pending.isEmpty() && System.nanoTime() < deadline) {
+            java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+        }
+        checkpoint(g);
+    }
+
     private void periodicCheckpoint() {
         for (Group g : groups.values()) {
             if (g.state != Group.State.SERVING || g.journal == null) {
@@ -607,8 +621,7 @@ public final class Engine implements DeviceProvider, GroupService {
             if (System.nanoTime() > deadline) {
                 throw new IOException("group " + g.name + ": writes before " + upTo + " did not finish within 10 s");
             }
-            Thread.onSpinWait();
-            Thread.yield();
+            java.util.concurrent.locks.LockSupport.parkNanos(50_000);
         }
         checkpoint(g);
     }

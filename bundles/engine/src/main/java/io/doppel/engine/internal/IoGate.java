@@ -36,8 +36,9 @@ final class IoGate {
                 if (open) {
                     return true;
                 }
+                // No notify here: held requests waking each other would starve a closer of
+                // the monitor (it rechecks the count every few milliseconds on its own).
                 active.decrement();
-                monitor.notifyAll(); // a closer may be waiting for the count to drop
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     return false;
@@ -49,11 +50,6 @@ final class IoGate {
 
     void exit() {
         active.decrement();
-        if (!open) {
-            synchronized (monitor) {
-                monitor.notifyAll();
-            }
-        }
     }
 
     /** Stops admitting requests and waits until every admitted one has exited. */
@@ -62,7 +58,7 @@ final class IoGate {
         open = false;
         synchronized (monitor) {
             while (active.sum() > 0) {
-                monitor.wait(10);
+                monitor.wait(1);
             }
         }
     }

@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
 
 import io.doppel.api.journal.Journal;
 import io.doppel.api.journal.JournalOptions;
+import io.doppel.api.journal.JournalService;
 import io.doppel.api.journal.JournalStatus;
 import io.doppel.api.storage.Storage;
 
@@ -21,7 +22,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** The journals under one directory: opens, tracks, lists and deletes them. Usable without OSGi. */
-public final class JournalManager {
+public final class JournalManager implements JournalService {
 
     private static final Logger LOG = LoggerFactory.getLogger(JournalManager.class);
     private static final Pattern GROUP_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
