@@ -215,6 +215,7 @@ public final class Engine implements DeviceProvider, GroupService {
             Journal j = js.open(new JournalOptions(g.name, g.id, g.journalCapacity));
             j.reclaimHandler(journal -> reclaim(g, journal));
             g.journal = j;
+            g.checkpointEvery = Math.max(1, j.status().capacityBytes() / 4);
             redo(g, j);
             g.tracker = new AppliedTracker(j.head());
             g.state(Group.State.SERVING, null);
@@ -457,6 +458,7 @@ public final class Engine implements DeviceProvider, GroupService {
             } finally {
                 slot.locks.unlock(offset, length);
             }
+            noteAppended(g, kind == RecordKind.WRITE ? length : 0);
             if (fua) {
                 force(g, pos);
             }
@@ -596,6 +598,28 @@ public final class Engine implements DeviceProvider, GroupService {
             java.util.concurrent.locks.LockSupport.parkNanos(50_000);
         }
         checkpoint(g);
+    }
+
+    /**
+     * Starts a checkpoint in the background once a quarter of the journal was written since the
+     * last one, so that appends seldom find the journal full and wait for volume fsyncs.
+     */
+    private void noteAppended(Group g, long bytes) {
+        if (g.sinceCheckpoint.addAndGet(bytes + 64) < g.checkpointEvery || !g.checkpointQueued.compareAndSet(false, true)) {
+            return;
+        }
+        executor.execute(() -> {
+            try {
+                g.sinceCheckpoint.set(0);
+                if (g.journal != null && g.state == Group.State.SERVING) {
+                    checkpoint(g);
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("Group {}: background checkpoint failed: {}", g.name, e.getMessage());
+            } finally {
+                g.checkpointQueued.set(false);
+            }
+        });
     }
 
     private void periodicCheckpoint() {

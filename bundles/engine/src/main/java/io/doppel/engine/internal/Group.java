@@ -47,6 +47,12 @@ final class Group {
     /** Activity-log extents hot at the last unclean stop: they may differ from any peer. */
     volatile List<ActivityExtent> crashExtents = List.of();
 
+    /** Journal bytes appended since the last checkpoint began; past a quarter of the journal one runs in the background. */
+    final java.util.concurrent.atomic.AtomicLong sinceCheckpoint = new java.util.concurrent.atomic.AtomicLong();
+    final java.util.concurrent.atomic.AtomicBoolean checkpointQueued = new java.util.concurrent.atomic.AtomicBoolean();
+    /** A quarter of the journal's capacity, read when the journal opens. */
+    volatile long checkpointEvery = Long.MAX_VALUE;
+
     /** Guarded by itself. */
     final TreeMap<Long, Pending> pending = new TreeMap<>();
     final Object checkpointLock = new Object();

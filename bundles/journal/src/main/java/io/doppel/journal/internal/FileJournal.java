@@ -61,7 +61,6 @@ public final class FileJournal implements Journal {
 
     private static final Logger LOG = LoggerFactory.getLogger(FileJournal.class);
     static final String META = "journal.meta";
-    private static final int MAX_SPARES = 2;
     private static final ThreadLocal<CRC32C> DATA_CRC = ThreadLocal.withInitial(CRC32C::new);
 
     private final Storage storage;
@@ -812,7 +811,9 @@ public final class FileJournal implements Journal {
     private void recycle(Segment s) {
         boolean keep;
         synchronized (prepLock) {
-            keep = !stopPreparing && spares.size() < MAX_SPARES && s.capacity == settings.segmentBytes();
+            // Every released file within the capacity is kept: reusing one costs a rename, while a new
+            // one costs writing and forcing a whole segment of zeros.
+            keep = !stopPreparing && filesOnDisk() <= maxSegments && s.capacity == settings.segmentBytes();
         }
         Path spare = null;
         try {
