@@ -131,7 +131,9 @@ final class Recovery {
                     // the segment prepared ahead: keep it for reuse
                     Path spare = dir.resolve(SPARE_PREFIX + p.getFileName().toString().substring(Segment.PREFIX.length()));
                     storage.rename(p, spare);
-                    spares.add(spare);
+                    if (!spares.contains(spare)) { // the rename replaced a spare of that name left by an earlier open
+                        spares.add(spare);
+                    }
                 } else {
                     storage.deleteIfExists(p);
                 }
