@@ -19,9 +19,10 @@ import org.slf4j.LoggerFactory;
  * @param maxInFlightBytes    per connection: data bytes of such requests before reading pauses
  * @param exportsFile         the export registry; {@code ${karaf.base}} is replaced by that system property
  * @param defaultExport       export created on first start and served for the empty export name; "" for none
+ * @param inlineReads         serve reads on the event loop while they come from the page cache (see docs/nbd.md)
  */
 public record NbdConfig(String address, int port, int workerThreads, int maxInFlightRequests, long maxInFlightBytes,
-        String exportsFile, String defaultExport) {
+        String exportsFile, String defaultExport, boolean inlineReads) {
 
     private static final Logger LOG = LoggerFactory.getLogger(NbdConfig.class);
 
@@ -29,21 +30,27 @@ public record NbdConfig(String address, int port, int workerThreads, int maxInFl
     static final String KARAF_BASE = "${karaf.base}";
 
     public static final NbdConfig DEFAULTS = new NbdConfig("127.0.0.1", 10809, 16, 128, 128L << 20,
-            KARAF_BASE + "/doppel/nbd/exports", "vol0");
+            KARAF_BASE + "/doppel/nbd/exports", "vol0", true);
 
     /** A copy listening on another port (tests use 0). */
     public NbdConfig withPort(int newPort) {
         return new NbdConfig(address, newPort, workerThreads, maxInFlightRequests, maxInFlightBytes, exportsFile,
-                defaultExport);
+                defaultExport, inlineReads);
     }
 
     public NbdConfig withExportsFile(Path file) {
         return new NbdConfig(address, port, workerThreads, maxInFlightRequests, maxInFlightBytes, file.toString(),
-                defaultExport);
+                defaultExport, inlineReads);
     }
 
     public NbdConfig withMaxInFlightRequests(int max) {
-        return new NbdConfig(address, port, workerThreads, max, maxInFlightBytes, exportsFile, defaultExport);
+        return new NbdConfig(address, port, workerThreads, max, maxInFlightBytes, exportsFile, defaultExport,
+                inlineReads);
+    }
+
+    public NbdConfig withInlineReads(boolean inline) {
+        return new NbdConfig(address, port, workerThreads, maxInFlightRequests, maxInFlightBytes, exportsFile,
+                defaultExport, inline);
     }
 
     /** The registry path with {@code ${karaf.base}} resolved. */
@@ -78,8 +85,19 @@ public record NbdConfig(String address, int port, int workerThreads, int maxInFl
         String defaultExport = string(props, "defaultExport", DEFAULTS.defaultExport, p.defaultExport,
                 NbdConfig::validExportName,
                 "empty or an export name (1 to 64 letters, digits, '.', '_', '-', starting with a letter or digit)");
+        boolean inlineReads = p.inlineReads;
+        Object raw = props.get("inlineReads");
+        if (raw == null) {
+            inlineReads = DEFAULTS.inlineReads;
+        } else if (raw instanceof Boolean b) {
+            inlineReads = b;
+        } else if ("true".equalsIgnoreCase(raw.toString().trim()) || "false".equalsIgnoreCase(raw.toString().trim())) {
+            inlineReads = Boolean.parseBoolean(raw.toString().trim());
+        } else {
+            LOG.error("Invalid configuration {}: inlineReads = '{}' must be true or false; using {}", PID, raw, inlineReads);
+        }
         return new NbdConfig(address, port, workers, inFlight, DEFAULTS.maxInFlightBytes, exportsFile,
-                defaultExport);
+                defaultExport, inlineReads);
     }
 
     private static String string(Map<String, ?> props, String key, String def, String fallback,

@@ -715,7 +715,12 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         inFlightView = inFlight;
         if (runsInline(r)) {
             // A page-cache read or write takes microseconds: two thread hand-offs would cost more.
-            completed(r, run(r));
+            long t0 = System.nanoTime();
+            ByteBuf reply = run(r);
+            if (r.type == CMD_READ) {
+                noteReadTime(r, System.nanoTime() - t0);
+            }
+            completed(r, reply);
             return;
         }
         try {
@@ -744,19 +749,36 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
 
     /** Writes up to this size run on the event loop; larger ones are worth a hand-off to run in parallel. */
     private static final long INLINE_MAX_BYTES = 64 * 1024;
+    /** An inline read slower than this (plus 1 ns per byte, about 1 GB/s) went to the disk. */
+    private static final long SLOW_READ_NANOS = 500_000;
+    /** After a slow inline read, this connection's reads go to the worker pool for this long. */
+    private static final long SLOW_READ_BACKOFF_NANOS = 2_000_000_000L;
+
+    /** {@link System#nanoTime()} from which reads may run inline again. */
+    private long inlineReadsFrom = System.nanoTime();
 
     /**
      * Requests served on the event loop: small writes without FUA, which land in the page cache
-     * in microseconds. Reads may have to wait for the disk, FLUSH and FUA for an fsync, and large
-     * writes are copied twice (journal and volume), so they go to the worker pool, in parallel,
-     * while the connection keeps reading.
+     * in microseconds, and reads while they come from the page cache. A read that had to wait
+     * for the disk sends this connection's reads to the worker pool (in parallel, so the disk
+     * sees a queue) for a while. FLUSH and FUA wait for an fsync, and large writes are copied
+     * twice (journal and volume), so they always go to the worker pool.
      */
-    private static boolean runsInline(Request r) {
+    private boolean runsInline(Request r) {
         return switch (r.type) {
+            case CMD_READ -> server.config().inlineReads() && System.nanoTime() - inlineReadsFrom >= 0;
             case CMD_WRITE -> !r.fua() && r.length <= INLINE_MAX_BYTES;
             case CMD_TRIM, CMD_WRITE_ZEROES -> !r.fua();
             default -> false;
         };
+    }
+
+    private void noteReadTime(Request r, long nanos) {
+        if (nanos > SLOW_READ_NANOS + r.length) {
+            inlineReadsFrom = System.nanoTime() + SLOW_READ_BACKOFF_NANOS;
+            LOG.debug("{}: a read of {} bytes took {} µs; reads go to the worker pool for a while", remote, r.length,
+                    nanos / 1000);
+        }
     }
 
     /** The device call; returns the reply (null if the connection closed meanwhile). */

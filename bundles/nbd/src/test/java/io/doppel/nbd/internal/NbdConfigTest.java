@@ -19,7 +19,7 @@ class NbdConfigTest {
         NbdConfig c = NbdConfig.from(Map.of("address", "0.0.0.0", "port", "10810", "workerThreads", "4",
                 "maxInFlightRequests", 32, "exportsFile", "/srv/exports", "defaultExport", ""), null);
         assertThat(c).isEqualTo(new NbdConfig("0.0.0.0", 10810, 4, 32, NbdConfig.DEFAULTS.maxInFlightBytes(),
-                "/srv/exports", ""));
+                "/srv/exports", "", true));
     }
 
     @Test

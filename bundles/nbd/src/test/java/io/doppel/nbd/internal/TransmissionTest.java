@@ -34,9 +34,14 @@ class TransmissionTest {
     private ServerFixture fx;
 
     private ServerFixture start(int maxInFlight) throws IOException {
+        return start(maxInFlight, true);
+    }
+
+    /** @param inlineReads false sends every read to the worker pool, as after a slow read */
+    private ServerFixture start(int maxInFlight, boolean inlineReads) throws IOException {
         MemoryDeviceProvider devices = new MemoryDeviceProvider().volume("vol0", 4 * MIB).volume("data", MIB)
                 .snapshot("vol0", "s1").readOnlyVolume("replica", MIB);
-        fx = new ServerFixture(devices, c -> c.withMaxInFlightRequests(maxInFlight))
+        fx = new ServerFixture(devices, c -> c.withMaxInFlightRequests(maxInFlight).withInlineReads(inlineReads))
                 .export("ro", "data", null, true, "")
                 .export("snap", "vol0", "s1", false, "")
                 .export("replica", "replica", null, false, "");
@@ -355,7 +360,7 @@ class TransmissionTest {
 
     @Test
     void repliesMayOvertakeEachOther() throws IOException {
-        start();
+        start(128, false);
         CountDownLatch release = new CountDownLatch(1);
         fx.devices.fault = (op, off, len) -> {
             if (off == 0 && op.equals("read")) {
@@ -381,8 +386,41 @@ class TransmissionTest {
     }
 
     @Test
+    void aSlowReadSendsTheConnectionsReadsToTheWorkers() throws IOException {
+        // Reads run on the event loop while they are fast; one that took long (the disk) makes
+        // the following reads run on workers, so a held read no longer holds up the others.
+        start();
+        CountDownLatch release = new CountDownLatch(1);
+        fx.devices.fault = (op, off, len) -> {
+            try {
+                if (op.equals("read") && off == 8192) {
+                    Thread.sleep(20); // slower than any page-cache read
+                } else if (op.equals("read") && off == 0) {
+                    release.await(10, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return null;
+        };
+        try (RawClient c = fx.client()) {
+            c.go("vol0", false, false);
+            c.request(0, CMD_READ, 9, 8192, 512, null);
+            assertThat(c.readSimple().cookie()).isEqualTo(9);
+            c.readBytes(512);
+            c.request(0, CMD_READ, 1, 0, 512, null);
+            c.request(0, CMD_READ, 2, 4096, 512, null);
+            assertThat(c.readSimple().cookie()).as("the held read is answered last").isEqualTo(2);
+            c.readBytes(512);
+            release.countDown();
+            assertThat(c.readSimple().cookie()).isEqualTo(1);
+            c.readBytes(512);
+        }
+    }
+
+    @Test
     void readingPausesAtTheInFlightLimit() throws IOException {
-        start(2);
+        start(2, false);
         Semaphore gate = new Semaphore(0);
         fx.devices.gate = gate;
         try (RawClient c = fx.client()) {
