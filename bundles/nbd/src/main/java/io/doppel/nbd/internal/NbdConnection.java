@@ -749,19 +749,23 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
 
     /** Writes up to this size run on the event loop; larger ones are worth a hand-off to run in parallel. */
     private static final long INLINE_MAX_BYTES = 64 * 1024;
-    /** An inline read slower than this (plus 1 ns per byte, about 1 GB/s) went to the disk. */
-    private static final long SLOW_READ_NANOS = 500_000;
+    /** An inline read slower than this (plus 1 ns per byte, about 1 GB/s) probably went to the disk. */
+    private static final long SLOW_READ_NANOS = 50_000;
+    /** Slow reads among the last 32 inline ones that mean the disk, not a preempted thread, is reading. */
+    private static final int SLOW_READS_TO_SWITCH = 4;
     /** After a slow inline read, this connection's reads go to the worker pool for this long. */
     private static final long SLOW_READ_BACKOFF_NANOS = 2_000_000_000L;
 
     /** {@link System#nanoTime()} from which reads may run inline again. */
     private long inlineReadsFrom = System.nanoTime();
+    /** One bit per recent inline read, set when it was slow. */
+    private int slowReads;
 
     /**
      * Requests served on the event loop: small writes without FUA, which land in the page cache
-     * in microseconds, and reads while they come from the page cache. A read that had to wait
-     * for the disk sends this connection's reads to the worker pool (in parallel, so the disk
-     * sees a queue) for a while. FLUSH and FUA wait for an fsync, and large writes are copied
+     * in microseconds, and reads while they come from the page cache. Reads that wait for the
+     * disk (several slow ones among the last 32; one alone may just be a preempted thread) send
+     * this connection's reads to the worker pool (in parallel, so the disk sees a queue) for a while. FLUSH and FUA wait for an fsync, and large writes are copied
      * twice (journal and volume), so they always go to the worker pool.
      */
     private boolean runsInline(Request r) {
@@ -774,7 +778,9 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void noteReadTime(Request r, long nanos) {
-        if (nanos > SLOW_READ_NANOS + r.length) {
+        slowReads = (slowReads << 1) | (nanos > SLOW_READ_NANOS + r.length ? 1 : 0);
+        if (Integer.bitCount(slowReads) >= SLOW_READS_TO_SWITCH) {
+            slowReads = 0;
             inlineReadsFrom = System.nanoTime() + SLOW_READ_BACKOFF_NANOS;
             LOG.debug("{}: a read of {} bytes took {} µs; reads go to the worker pool for a while", remote, r.length,
                     nanos / 1000);
