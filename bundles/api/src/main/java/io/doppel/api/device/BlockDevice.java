@@ -25,6 +25,15 @@ public interface BlockDevice extends Closeable {
 
     boolean readOnly();
 
+    /**
+     * Whether a write without FUA completes without waiting for another site or an fsync, so
+     * that a front end may run it on an I/O event loop. False while the volume's group has a
+     * synchronous pair: its writes wait for the peer's acknowledgement.
+     */
+    default boolean fastWrites() {
+        return true;
+    }
+
     /** Fills {@code dst} (position to limit) from {@code offset}. */
     void read(long offset, ByteBuffer dst) throws IOException;
 

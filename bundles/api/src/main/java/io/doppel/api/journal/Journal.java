@@ -45,6 +45,26 @@ public interface Journal extends Closeable {
      */
     Position append(RecordKind kind, int volumeId, long offset, long length, ByteBuffer data) throws IOException;
 
+    /**
+     * Appends a record written by another site (a replication source), keeping its position
+     * and time: the copy's journal carries the primary's update numbers. Its seq must follow
+     * the head's ({@code head().seq() + 1}) and its epoch must not be lower; a higher epoch is
+     * added to the history. Space is handled as for {@link #append}.
+     *
+     * @throws IllegalArgumentException naming both positions when the record does not follow the head
+     */
+    Position appendReplicated(JournalRecord record) throws IOException;
+
+    /**
+     * Starts the journal over at {@code newHead}: the records held are dropped and the next
+     * record appended has seq {@code newHead.seq() + 1}. A copy does this when a full or
+     * map-based resync makes its old records meaningless.
+     *
+     * @throws IllegalStateException unless every record is applied and checkpointed
+     *         ({@code checkpoint().equals(head())}) and no cursor still needs a record
+     */
+    void rebase(Position newHead) throws IOException;
+
     /** Last appended position. */
     Position head();
 

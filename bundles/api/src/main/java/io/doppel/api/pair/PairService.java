@@ -1,0 +1,36 @@
+package io.doppel.api.pair;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.Optional;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * Pairs of this site. Created on the primary; the secondary learns of the pair when the
+ * primary first reaches it, and creates (or checks) the target group and volumes then.
+ * User mistakes raise {@link IllegalArgumentException}, refusals in the current state
+ * {@link IllegalStateException}, with a message for the operator.
+ */
+@ProviderType
+public interface PairService {
+
+    /**
+     * @param mode           "sync" or "async"
+     * @param lostPeerPolicy for sync: "continue" (mark the peer Outdated, then track what it lacks)
+     *                       or "suspend-io" (hold host writes until the peer is back)
+     */
+    PairInfo create(String group, String peer, String mode, String lostPeerPolicy) throws IOException;
+
+    /** Stops transferring (records are kept for the peer, or folded into its map). */
+    void suspend(String group, String peer) throws IOException;
+
+    void resume(String group, String peer) throws IOException;
+
+    /** Ends the pair at both sites (the peer's volumes are kept). */
+    void delete(String group, String peer) throws IOException;
+
+    List<PairInfo> pairs();
+
+    Optional<PairInfo> pair(String group, String peer);
+}
