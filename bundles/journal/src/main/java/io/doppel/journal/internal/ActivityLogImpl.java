@@ -364,6 +364,16 @@ final class ActivityLogImpl implements ActivityLog {
         writeSet(List.of());
     }
 
+    /**
+     * After a rebase: every record is checkpointed and the old seqs are gone, so no hot extent
+     * waits for a record to become durable. The extents stay hot (in memory and on disk).
+     */
+    void forgetSeqs() {
+        for (Hot h : hot.values()) {
+            h.lastSeq.set(0);
+        }
+    }
+
     void close() throws IOException {
         file.close();
     }

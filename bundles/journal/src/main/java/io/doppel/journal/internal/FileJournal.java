@@ -1,11 +1,13 @@
 package io.doppel.journal.internal;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +35,7 @@ import io.doppel.api.journal.JournalFullException;
 import io.doppel.api.journal.JournalGapException;
 import io.doppel.api.journal.JournalOptions;
 import io.doppel.api.journal.JournalReader;
+import io.doppel.api.journal.JournalRecord;
 import io.doppel.api.journal.JournalStatus;
 import io.doppel.api.journal.OverflowHandler;
 import io.doppel.api.journal.Position;
@@ -61,6 +64,8 @@ public final class FileJournal implements Journal {
 
     private static final Logger LOG = LoggerFactory.getLogger(FileJournal.class);
     static final String META = "journal.meta";
+    /** Site id of the epochs a journal learns from replicated records or a rebase (records carry no site id). */
+    static final String REPLICATED_SITE = "replicated";
     private static final ThreadLocal<CRC32C> DATA_CRC = ThreadLocal.withInitial(CRC32C::new);
 
     private final Storage storage;
@@ -94,6 +99,8 @@ public final class FileJournal implements Journal {
     private volatile long epoch;
     private volatile Position head;
     private volatile boolean closed;
+    /** Counts rebases; readers and force waiters that began before one stop at it. Changed under appendLock and forceLock. */
+    private volatile long rebases;
 
     private final ReentrantLock forceLock = new ReentrantLock();
     private final Condition forceDone = forceLock.newCondition();
@@ -108,7 +115,7 @@ public final class FileJournal implements Journal {
 
     private final Object prepLock = new Object();
     // guarded by prepLock
-    private final ArrayDeque<Path> spares = new ArrayDeque<>();
+    private final ArrayDeque<Spare> spares = new ArrayDeque<>();
     private Prepared ready;
     private CompletableFuture<Void> preparing;
     private IOException prepareFailure;
@@ -127,8 +134,22 @@ public final class FileJournal implements Journal {
     private final ReentrantLock reclaimLock = new ReentrantLock();
     private volatile ReclaimHandler reclaimHandler;
 
-    /** A segment file ready to become the next segment. */
-    private record Prepared(long index, Path path, StorageFile file, long capacity) {
+    /**
+     * A segment file ready to become the next segment.
+     *
+     * @param maxSeq the highest seq a record left in the file may carry (-1 for a new file of zeros)
+     */
+    private record Prepared(long index, Path path, StorageFile file, long capacity, long maxSeq) {
+    }
+
+    /**
+     * A released segment file kept for reuse. Its old records stay in it, so it may become a
+     * segment only while every seq in it is below the ones that segment will hold: recovery
+     * tells stale records from live ones by their seq.
+     *
+     * @param maxSeq the highest seq of a record in the file
+     */
+    private record Spare(Path path, long maxSeq) {
     }
 
     /** A consumer's cursor; handles come and go, the state stays until removed. */
@@ -198,13 +219,16 @@ public final class FileJournal implements Journal {
                         + groupId);
             }
         }
-        Recovery.Result r = new Recovery(storage, dir, group, groupId, meta).run();
+        Recovery.Result r = new Recovery(storage, dir, group, groupId, meta, settings.segmentBytes()).run();
         try {
             for (Segment s : r.segments()) {
                 segments.put(s.firstSeq, s);
                 s.file.force(); // what a killed process left in the page cache is durable from here on
             }
-            spares.addAll(r.spares());
+            for (Path p : r.spares()) {
+                // recovery keeps no file holding a record past the head as a spare
+                spares.add(new Spare(p, r.head().seq()));
+            }
             Segment last = r.segments().isEmpty() ? null : r.segments().get(r.segments().size() - 1);
             current = last;
             firstUnforced = last;
@@ -330,6 +354,93 @@ public final class FileJournal implements Journal {
     @Override
     public Position append(RecordKind kind, int volumeId, long offset, long length, ByteBuffer data) throws IOException {
         Objects.requireNonNull(kind, "kind");
+        int dataBytes = checkRecord(kind, offset, length, data);
+        int dataCrc = dataBytes > 0 ? RecordFormat.dataCrc(DATA_CRC.get(), data) : 0;
+        long recordBytes = RecordFormat.recordBytes(dataBytes);
+        long time = System.currentTimeMillis();
+        for (int attempt = 0; ; attempt++) {
+            appendLock.lock();
+            try {
+                checkWritable();
+                Segment seg = current;
+                if (seg == null || seg.room() < recordBytes) {
+                    seg = roll();
+                }
+                if (seg != null) {
+                    return write(seg, kind, volumeId, offset, length, dataBytes > 0 ? data : null, dataBytes, dataCrc, recordBytes,
+                            epoch, head.seq() + 1, time);
+                }
+            } finally {
+                appendLock.unlock();
+            }
+            if (attempt >= 3) {
+                throw full();
+            }
+            makeRoom();
+        }
+    }
+
+    @Override
+    public Position appendReplicated(JournalRecord record) throws IOException {
+        Objects.requireNonNull(record, "record");
+        RecordKind kind = record.kind();
+        ByteBuffer data = record.data();
+        int dataBytes = checkRecord(kind, record.offset(), record.length(), data);
+        int dataCrc = dataBytes > 0 ? RecordFormat.dataCrc(DATA_CRC.get(), data) : 0;
+        long recordBytes = RecordFormat.recordBytes(dataBytes);
+        Position at = record.position();
+        for (int attempt = 0; ; ) {
+            Position forceFirst = null;
+            appendLock.lock();
+            try {
+                checkWritable();
+                Position h = head;
+                if (at.seq() != h.seq() + 1) {
+                    throw new IllegalArgumentException("replicated record " + at + " does not follow the head " + h + " of the journal of group "
+                            + group + ": its seq must be " + (h.seq() + 1));
+                }
+                long ep = epoch;
+                if (at.epoch() < ep) {
+                    throw new IllegalArgumentException("replicated record " + at + " is of epoch " + at.epoch() + ", below the current epoch "
+                            + ep + " of the journal of group " + group + " (head " + h + ")");
+                }
+                boolean raise = at.epoch() > ep;
+                if (raise && durable.isBefore(h)) {
+                    // The history names the last seq of the previous epoch; make sure the journal keeps it.
+                    forceFirst = h;
+                } else {
+                    Segment seg = current;
+                    if (seg == null || seg.room() < recordBytes) {
+                        seg = roll();
+                    }
+                    if (seg != null) {
+                        if (raise) {
+                            addEpoch(new EpochEntry(at.epoch(), REPLICATED_SITE, at.seq(), h.seq()));
+                        }
+                        return write(seg, kind, record.volumeId(), record.offset(), record.length(), dataBytes > 0 ? data : null,
+                                dataBytes, dataCrc, recordBytes, at.epoch(), at.seq(), record.time());
+                    }
+                }
+            } finally {
+                appendLock.unlock();
+            }
+            if (forceFirst != null) {
+                force(forceFirst);
+                continue;
+            }
+            if (attempt++ >= 3) {
+                throw full();
+            }
+            makeRoom();
+        }
+    }
+
+    /**
+     * Checks a record's kind, range and data against what the journal takes.
+     *
+     * @return the bytes of data the record carries
+     */
+    private int checkRecord(RecordKind kind, long offset, long length, ByteBuffer data) {
         int dataBytes = 0;
         if (kind.carriesData()) {
             if (data == null) {
@@ -349,35 +460,12 @@ public final class FileJournal implements Journal {
         if (offset < 0 || length < 0) {
             throw new IllegalArgumentException("record offset and length must not be negative: " + offset + "+" + length);
         }
-        int dataCrc = dataBytes > 0 ? RecordFormat.dataCrc(DATA_CRC.get(), data) : 0;
-        long recordBytes = RecordFormat.recordBytes(dataBytes);
-        long time = System.currentTimeMillis();
-        for (int attempt = 0; ; attempt++) {
-            appendLock.lock();
-            try {
-                checkWritable();
-                Segment seg = current;
-                if (seg == null || seg.room() < recordBytes) {
-                    seg = roll();
-                }
-                if (seg != null) {
-                    return write(seg, kind, volumeId, offset, length, dataBytes > 0 ? data : null, dataBytes, dataCrc, recordBytes, time);
-                }
-            } finally {
-                appendLock.unlock();
-            }
-            if (attempt >= 3) {
-                throw full();
-            }
-            makeRoom();
-        }
+        return dataBytes;
     }
 
     /** Writes one record at the end of {@code seg}. Caller holds the append lock. */
     private Position write(Segment seg, RecordKind kind, int volumeId, long offset, long length, ByteBuffer data, int dataBytes,
-                           int dataCrc, long recordBytes, long time) throws IOException {
-        long seq = head.seq() + 1;
-        long ep = epoch;
+                           int dataCrc, long recordBytes, long ep, long seq, long time) throws IOException {
         RecordFormat.encode(header, headerCrc, kind.code(), groupId, volumeId, ep, seq, offset, length, time, dataCrc);
         long at = seg.end;
         int pad = (int) (recordBytes - RecordFormat.HEADER_BYTES - dataBytes);
@@ -517,6 +605,7 @@ public final class FileJournal implements Journal {
         } finally {
             synchronized (prepLock) {
                 preparing = null;
+                prepLock.notifyAll();
             }
             task.complete(null);
         }
@@ -573,24 +662,29 @@ public final class FileJournal implements Journal {
     /** Makes segment file {@code idx}: a recycled spare renamed, or a new file of zeros. */
     private Prepared prepare(long idx) throws IOException {
         Path target = dir.resolve(Segment.fileName(idx));
-        Path spare;
+        Spare spare;
         synchronized (prepLock) {
             spare = spares.pollFirst();
         }
+        if (spare != null && spare.maxSeq() > head.seq()) {
+            // its records' seqs come again (kept out by rebase and recycle; checked here as well)
+            storage.deleteIfExists(spare.path());
+            spare = null;
+        }
         if (spare != null) {
             try {
-                storage.rename(spare, target);
+                storage.rename(spare.path(), target);
                 StorageFile f = storage.open(target, false);
                 long size = f.size();
                 if (size >= JournalSettings.minSegmentBytes(settings.maxRecordBytes())) {
                     recycled.incrementAndGet();
-                    return new Prepared(idx, target, f, size);
+                    return new Prepared(idx, target, f, size, spare.maxSeq());
                 }
                 f.close();
                 storage.deleteIfExists(target);
             } catch (IOException e) {
-                LOG.warn("Journal of group {}: cannot reuse spare segment {}, making a new one: {}", group, spare, e.getMessage());
-                storage.deleteIfExists(spare);
+                LOG.warn("Journal of group {}: cannot reuse spare segment {}, making a new one: {}", group, spare.path(), e.getMessage());
+                storage.deleteIfExists(spare.path());
                 storage.deleteIfExists(target);
             }
         }
@@ -615,7 +709,7 @@ public final class FileJournal implements Journal {
             f.close();
             f = null;
             storage.rename(tmp, target);
-            return new Prepared(idx, target, storage.open(target, false), size);
+            return new Prepared(idx, target, storage.open(target, false), size, -1);
         } catch (IOException e) {
             if (f != null) {
                 closeQuietly(f);
@@ -635,6 +729,7 @@ public final class FileJournal implements Journal {
     @Override
     public void force(Position upTo) throws IOException {
         Objects.requireNonNull(upTo, "upTo");
+        long r = rebases; // read first: the head read next is at least as new
         if (durable.compareTo(upTo) >= 0) {
             return;
         }
@@ -642,25 +737,30 @@ public final class FileJournal implements Journal {
         if (upTo.isAfter(h)) {
             throw new IllegalArgumentException("cannot force the journal of group " + group + " through " + upTo + ": its head is " + h);
         }
-        awaitDurable(upTo, 0);
+        awaitDurable(upTo, 0, r);
     }
 
     /** Forces through a seq (the activity log knows seqs, not positions). */
     void forceSeq(long seq) throws IOException {
+        long r = rebases;
         if (durable.seq() >= seq) {
             return;
         }
         if (seq > head.seq()) {
             throw new IllegalArgumentException("cannot force the journal of group " + group + " through seq " + seq + ": its head is " + head);
         }
-        awaitDurable(null, seq);
+        awaitDurable(null, seq, r);
     }
 
-    /** Leader/follower: one caller forces for all; the others wait for a force that covers them. */
-    private void awaitDurable(Position upTo, long seq) throws IOException {
+    /**
+     * Leader/follower: one caller forces for all; the others wait for a force that covers them.
+     * A rebase ends the wait: it happens only once every record is durable, and afterwards the
+     * position waited for belongs to the dropped records.
+     */
+    private void awaitDurable(Position upTo, long seq, long rebasesAtCall) throws IOException {
         forceLock.lock();
         try {
-            while (upTo != null ? durable.compareTo(upTo) < 0 : durable.seq() < seq) {
+            while (rebases == rebasesAtCall && (upTo != null ? durable.compareTo(upTo) < 0 : durable.seq() < seq)) {
                 IOException f = failed;
                 if (f != null) {
                     throw new IOException("journal of group " + group + " failed: " + f.getMessage(), f);
@@ -691,8 +791,10 @@ public final class FileJournal implements Journal {
     private void syncOnce() throws IOException {
         Position target;
         Segment[] dirty;
+        long r;
         appendLock.lock();
         try {
+            r = rebases;
             target = head;
             Segment from = firstUnforced;
             dirty = from == null ? new Segment[0] : segments.tailMap(from.firstSeq, true).values().toArray(new Segment[0]);
@@ -722,7 +824,15 @@ public final class FileJournal implements Journal {
                 throw f;
             }
         }
-        durable = target;
+        forceLock.lock();
+        try {
+            if (rebases != r) {
+                return; // the records forced were dropped; the rebase set durable itself
+            }
+            durable = target;
+        } finally {
+            forceLock.unlock();
+        }
         forces.incrementAndGet();
         forcedRecords.addAndGet(target.seq() - before.seq());
     }
@@ -812,8 +922,9 @@ public final class FileJournal implements Journal {
         boolean keep;
         synchronized (prepLock) {
             // Every released file within the capacity is kept: reusing one costs a rename, while a new
-            // one costs writing and forcing a whole segment of zeros.
-            keep = !stopPreparing && filesOnDisk() <= maxSegments && s.capacity == settings.segmentBytes();
+            // one costs writing and forcing a whole segment of zeros. Not one whose seqs come again
+            // after a rebase to a lower seq: recovery could take its records for new ones.
+            keep = !stopPreparing && filesOnDisk() <= maxSegments && s.capacity == settings.segmentBytes() && s.lastSeq <= head.seq();
         }
         Path spare = null;
         try {
@@ -830,8 +941,9 @@ public final class FileJournal implements Journal {
             synchronized (prepLock) {
                 removing--;
                 if (spare != null) {
-                    spares.addLast(spare);
+                    spares.addLast(new Spare(spare, s.lastSeq));
                 }
+                prepLock.notifyAll();
             }
         }
     }
@@ -840,8 +952,7 @@ public final class FileJournal implements Journal {
     private void persistMeta(boolean clean) throws IOException {
         Map<String, Position> cs = new LinkedHashMap<>();
         cursors.values().stream().sorted(Comparator.comparing(c -> c.name)).forEach(c -> cs.put(c.name, c.position.get()));
-        JournalMeta m = new JournalMeta(groupId, clean, checkpoint, retainedStart, oldestSegment, history, cs);
-        storage.writeAtomically(metaPath, m.encode());
+        storage.writeAtomically(metaPath, new JournalMeta(groupId, clean, checkpoint, retainedStart, oldestSegment, history, cs).encode());
     }
 
     /** Called without the append lock when an append found no room: reclaim, then fold cursors. */
@@ -948,6 +1059,7 @@ public final class FileJournal implements Journal {
         Objects.requireNonNull(after, "after");
         Objects.requireNonNull(upTo, "upTo");
         checkOpen();
+        long r = rebases; // read first: the head and retained start read next are at least as new
         Position h = head;
         if (upTo.isAfter(h)) {
             throw new IllegalArgumentException("cannot read the journal of group " + group + " through " + upTo + ": its head is " + h);
@@ -956,7 +1068,12 @@ public final class FileJournal implements Journal {
         if (after.isBefore(rs)) {
             throw new JournalGapException(after, rs);
         }
-        return new RecordReader(this, after, upTo, h.seq());
+        return new RecordReader(this, after, upTo, h.seq(), r);
+    }
+
+    /** How many rebases this journal went through since open. */
+    long rebases() {
+        return rebases;
     }
 
     // ---- cursors ---------------------------------------------------------------------------------
@@ -1072,25 +1189,165 @@ public final class FileJournal implements Journal {
                 if (newEpoch <= epoch) {
                     continue;
                 }
-                EpochEntry e = new EpochEntry(newEpoch, siteId, target.seq() + 1, target.seq());
-                synchronized (metaLock) {
-                    List<EpochEntry> before = history;
-                    List<EpochEntry> next = new ArrayList<>(before);
-                    next.add(e);
-                    history = List.copyOf(next);
-                    try {
-                        persistMeta(false);
-                    } catch (IOException ex) {
-                        history = before;
-                        throw ex;
-                    }
-                }
-                epoch = newEpoch;
-                LOG.info("Journal of group {} began epoch {} of site {} at seq {}", group, newEpoch, siteId, e.firstSeq());
+                addEpoch(new EpochEntry(newEpoch, siteId, target.seq() + 1, target.seq()));
                 return;
             } finally {
                 appendLock.unlock();
             }
+        }
+    }
+
+    /** Adds an epoch to the history durably; the records that follow carry it. Caller holds the append lock. */
+    private void addEpoch(EpochEntry e) throws IOException {
+        synchronized (metaLock) {
+            List<EpochEntry> before = history;
+            List<EpochEntry> next = new ArrayList<>(before);
+            next.add(e);
+            history = List.copyOf(next);
+            try {
+                persistMeta(false);
+            } catch (IOException ex) {
+                history = before;
+                throw ex;
+            }
+        }
+        epoch = e.epoch();
+        LOG.info("Journal of group {} began epoch {} of site {} at seq {}", group, e.epoch(), e.siteId(), e.firstSeq());
+    }
+
+    // ---- rebase ------------------------------------------------------------------------------------
+
+    /**
+     * Drops every record and starts over at {@code newHead}. The metadata write is the commit
+     * point: before it the old journal is intact on disk, after it recovery starts at
+     * {@code newHead} (the old segments lie below the oldest segment it names and are deleted).
+     * Files whose records' seqs come again after {@code newHead} are deleted before that write,
+     * so that recovery can never take an old record for a new one.
+     */
+    @Override
+    public void rebase(Position newHead) throws IOException {
+        Objects.requireNonNull(newHead, "newHead");
+        checkOpen();
+        List<Segment> dropped;
+        Position oldHead;
+        reclaimLock.lock(); // no fold moves a cursor meanwhile
+        try {
+            appendLock.lock();
+            try {
+                checkWritable();
+                synchronized (metaLock) {
+                    if (shut) {
+                        throw new IOException("journal of group " + group + " is closed");
+                    }
+                    oldHead = head;
+                    Position cp = checkpoint;
+                    if (!cp.equals(oldHead)) {
+                        throw new IllegalStateException("cannot rebase the journal of group " + group + " to " + newHead + ": its checkpoint "
+                                + cp + " has not reached its head " + oldHead + " (every record must be applied and checkpointed first)");
+                    }
+                    List<CursorState> cs = new ArrayList<>(cursors.values());
+                    cs.sort(Comparator.comparing(c -> c.name));
+                    for (CursorState c : cs) {
+                        Position at = c.position.get();
+                        if (at.isBefore(oldHead)) {
+                            throw new IllegalStateException("cannot rebase the journal of group " + group + " to " + newHead + ": cursor '"
+                                    + c.name + "' at " + at + " still needs the records up to the head " + oldHead + " (checkpoint " + cp + ")");
+                        }
+                    }
+                    // M3
+
+                    long newEpoch = Math.max(epoch, newHead.epoch());
+                    List<EpochEntry> hist = history;
+                    if (newHead.epoch() > epoch) {
+                        List<EpochEntry> next = new ArrayList<>(hist);
+                        next.add(new EpochEntry(newHead.epoch(), REPLICATED_SITE, newHead.seq() + 1, newHead.seq()));
+                        hist = List.copyOf(next);
+                    }
+                    Map<String, Position> at = new LinkedHashMap<>();
+                    for (CursorState c : cs) {
+                        at.put(c.name, newHead);
+                    }
+                    long oldest = nextIndex;
+                    storage.writeAtomically(metaPath, new JournalMeta(groupId, false, newHead, newHead, oldest, hist, at).encode());
+
+                    dropped = new ArrayList<>(segments.values());
+                    synchronized (prepLock) {
+                        removing += dropped.size();
+                    }
+                    for (Segment s : dropped) {
+                        segments.remove(s.firstSeq, s);
+                        s.released = true;
+                    }
+                    current = null;
+                    firstUnforced = null;
+                    history = hist;
+                    epoch = newEpoch;
+                    checkpoint = newHead;
+                    retainedStart = newHead;
+                    oldestSegment = oldest;
+                    for (CursorState c : cs) {
+                        c.position.set(newHead);
+                    }
+                    // every record is checkpointed: no hot extent waits for one, and the old seqs mean nothing now
+                    activityLog.forgetSeqs();
+                    forceLock.lock();
+                    try {
+                        head = newHead;
+                        durable = newHead;
+                        rebases++; // last: whoever sees it sees the new head
+                    } finally {
+                        forceLock.unlock();
+                    }
+                }
+            } finally {
+                appendLock.unlock();
+            }
+        } finally {
+            reclaimLock.unlock();
+        }
+        for (Segment s : dropped) {
+            closeQuietly(s.file);
+            recycle(s);
+        }
+        LOG.info("Journal of group {} was rebased from {} to {}: {} segments dropped, epoch {}", group, oldHead, newHead, dropped.size(),
+                epoch);
+        schedulePrepare();
+    }
+
+    /**
+     * Deletes the spares and the prepared segment that hold a record of a seq above {@code seq},
+     * after the preparation and the recycling in flight are done. Caller holds metaLock, so no
+     * release starts meanwhile.
+     */
+    private void dropSparesAbove(long seq) throws IOException {
+        List<Path> gone = new ArrayList<>();
+        synchronized (prepLock) {
+            while (preparing != null || removing > 0) {
+                try {
+                    prepLock.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("interrupted while the journal of group " + group + " finished preparing a segment");
+                }
+            }
+            for (Iterator<Spare> it = spares.iterator(); it.hasNext(); ) {
+                Spare sp = it.next();
+                if (sp.maxSeq() > seq) {
+                    it.remove();
+                    gone.add(sp.path());
+                }
+            }
+            if (ready != null && ready.maxSeq() > seq) {
+                closeQuietly(ready.file());
+                gone.add(ready.path());
+                ready = null;
+            }
+        }
+        for (Path p : gone) {
+            storage.deleteIfExists(p);
+        }
+        if (!gone.isEmpty()) {
+            LOG.debug("Journal of group {}: deleted {} spare segments holding seqs above {}", group, gone.size(), seq);
         }
     }
 

@@ -16,6 +16,7 @@ final class RecordReader implements JournalReader {
     private final Position after;
     private final Position upTo;
     private final long endSeq;
+    private final long rebases;
     private final FileWindow window = new FileWindow(256 << 10);
     private final RecordFormat.Header h = new RecordFormat.Header();
     private final CRC32C crc = new CRC32C();
@@ -25,11 +26,13 @@ final class RecordReader implements JournalReader {
     private boolean started;
     private boolean done;
 
-    RecordReader(FileJournal journal, Position after, Position upTo, long endSeq) {
+    /** @param rebases the journal's rebase count when the reader was opened; after a rebase it reads nothing more */
+    RecordReader(FileJournal journal, Position after, Position upTo, long endSeq, long rebases) {
         this.journal = journal;
         this.after = after;
         this.upTo = upTo;
         this.endSeq = endSeq;
+        this.rebases = rebases;
         this.done = !after.isBefore(upTo);
     }
 
@@ -62,6 +65,10 @@ final class RecordReader implements JournalReader {
             start();
         }
         while (!done) {
+            if (journal.rebases() != rebases) {
+                // the records it was opened for were dropped; seqs after the new head are other records
+                throw new JournalGapException(after, journal.retainedStart());
+            }
             if (nextSeq > endSeq) {
                 done = true;
                 break;

@@ -38,6 +38,7 @@ final class Recovery {
     private final int groupId;
     private final JournalMeta meta;
     private final long maxEpoch;
+    private final long segmentBytes;
     private final CRC32C crc = new CRC32C();
     private final RecordFormat.Header h = new RecordFormat.Header();
     private final FileWindow window = new FileWindow(WINDOW);
@@ -50,8 +51,10 @@ final class Recovery {
     private record Stop(Path file, StorageFile handle, long capacity, long offset, String reason, boolean damaged) {
     }
 
-    Recovery(Storage storage, Path dir, String group, int groupId, JournalMeta meta) {
+    /** @param segmentBytes the size of a new segment, to know a prepared one when no segment is kept */
+    Recovery(Storage storage, Path dir, String group, int groupId, JournalMeta meta, long segmentBytes) {
         this.storage = storage;
+        this.segmentBytes = segmentBytes;
         this.dir = dir;
         this.group = group;
         this.groupId = groupId;
@@ -127,7 +130,7 @@ final class Recovery {
             long lastKept = kept.isEmpty() ? meta.oldestSegment() - 1 : kept.get(kept.size() - 1).index;
             for (Map.Entry<Long, Path> e : files.tailMap(lastKept, false).entrySet()) {
                 Path p = e.getValue();
-                if (damage == null && e.getKey() == lastKept + 1 && sizeOf(p) == sizeHint(kept)) {
+                if (damage == null && e.getKey() == lastKept + 1 && sizeOf(p) == sizeHint(kept) && !holdsRecordsAfter(p, last.seq())) {
                     // the segment prepared ahead: keep it for reuse
                     Path spare = dir.resolve(SPARE_PREFIX + p.getFileName().toString().substring(Segment.PREFIX.length()));
                     storage.rename(p, spare);
@@ -149,7 +152,23 @@ final class Recovery {
     }
 
     private long sizeHint(List<Segment> kept) {
-        return kept.isEmpty() ? -2 : kept.get(kept.size() - 1).capacity;
+        return kept.isEmpty() ? segmentBytes : kept.get(kept.size() - 1).capacity;
+    }
+
+    /**
+     * Whether a file that is not a live segment holds (the remains of) a record with a seq after
+     * {@code lastSeq}. A spare must not: once reused, such a record could pass for a new one.
+     * Possible only after an unclean stop (a new segment whose header page was lost while
+     * later pages of records were kept).
+     */
+    private boolean holdsRecordsAfter(Path p, long lastSeq) throws IOException {
+        if (meta.cleanShutdown()) {
+            return false;
+        }
+        try (StorageFile f = storage.open(p, false)) {
+            long size = f.size();
+            return countBeyond(f, size, SegmentFormat.HEADER_BYTES, lastSeq, false).furthest > SegmentFormat.HEADER_BYTES;
+        }
     }
 
     private long sizeOf(Path p) {
