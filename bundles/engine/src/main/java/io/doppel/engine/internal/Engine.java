@@ -77,6 +77,7 @@ public final class Engine implements DeviceProvider, GroupService {
     private JournalService attachedJournals;
     private ScheduledFuture<?> checkpointTask;
     private volatile boolean closed;
+    private volatile Replication replication;
 
     public Engine(Storage storage, EngineSettings settings, ScheduledExecutorService executor) throws IOException {
         this.storage = storage;
@@ -94,6 +95,22 @@ public final class Engine implements DeviceProvider, GroupService {
 
     SiteStore.Site site() {
         return site;
+    }
+
+    /** Pairs: created once the engine exists; groups attached before it start their pairs now. */
+    Replication replication(PairStore store) throws IOException {
+        Replication r = new Replication(this, store);
+        replication = r;
+        synchronized (admin) {
+            if (attachedVolumes != null) {
+                for (Group g : groups.values()) {
+                    if (g.journal != null) {
+                        r.attach(g);
+                    }
+                }
+            }
+        }
+        return r;
     }
 
     void settings(EngineSettings s) {
@@ -219,6 +236,10 @@ public final class Engine implements DeviceProvider, GroupService {
             redo(g, j);
             g.tracker = new AppliedTracker(j.head());
             g.state(Group.State.SERVING, null);
+            Replication r = replication;
+            if (r != null) {
+                r.attach(g);
+            }
         } catch (IOException | RuntimeException e) {
             LOG.error("Group {} cannot be opened: {}", g.name, e.getMessage(), e);
             g.state(Group.State.FAILED, "cannot open: " + e.getMessage());
@@ -265,7 +286,7 @@ public final class Engine implements DeviceProvider, GroupService {
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), skipped, r.activityLog().size(), j.epoch());
     }
 
-    private static void apply(JournalRecord rec, VolumeSlot slot) throws IOException {
+    static void apply(JournalRecord rec, VolumeSlot slot) throws IOException {
         Volume v = slot.volume;
         switch (rec.kind()) {
             case WRITE -> v.write(rec.data().duplicate(), rec.offset());
@@ -292,6 +313,12 @@ public final class Engine implements DeviceProvider, GroupService {
         if (checkpointTask != null) {
             checkpointTask.cancel(false);
             checkpointTask = null;
+        }
+        Replication r = replication;
+        for (Group g : groups.values()) {
+            if (r != null) {
+                r.detach(g);
+            }
         }
         for (Group g : groups.values()) {
             g.state(Group.State.HOLDING, why);
@@ -333,6 +360,10 @@ public final class Engine implements DeviceProvider, GroupService {
 
     /** Stops: checkpoints and closes everything; later requests fail. */
     public void close() {
+        Replication r = replication;
+        if (r != null) {
+            r.close();
+        }
         synchronized (admin) {
             closed = true;
             if (attachedVolumes != null) {
@@ -434,9 +465,14 @@ public final class Engine implements DeviceProvider, GroupService {
             try {
                 checkServing(g, true);
                 checkRange(slot, offset, length, IoError.ENOSPC);
+                TargetPair target = g.target;
+                if (target != null) {
+                    throw new DeviceException(IoError.EPERM, "volume " + slot.name + " is a replica: group " + g.name
+                            + " is the target of pair " + target.id + " from " + target.peer);
+                }
                 Journal j = g.journal;
                 try {
-                    pos = j.append(kind, slot.id, offset, length, data);
+                    pos = append(g, j, kind, slot.id, offset, length, data);
                 } catch (JournalFullException e) {
                     throw new DeviceException(IoError.ENOSPC, e.getMessage(), e);
                 } catch (IOException e) {
@@ -462,6 +498,9 @@ public final class Engine implements DeviceProvider, GroupService {
             if (fua) {
                 force(g, pos);
             }
+            if (g.primaries.length > 0) {
+                awaitPeers(g, pos, fua);
+            }
         } finally {
             gate.exit();
         }
@@ -473,9 +512,49 @@ public final class Engine implements DeviceProvider, GroupService {
             Group g = slot.group;
             checkServing(g, false);
             Journal j = g.journal;
-            force(g, j.head());
+            Position head = j.head();
+            force(g, head);
+            if (g.primaries.length > 0) {
+                awaitPeers(g, head, true);
+            }
         } finally {
             gate.exit();
+        }
+    }
+
+    /**
+     * Appends under the group's append lock and hands the record to every pair pushing live,
+     * so that peers receive records in seq order.
+     */
+    private static Position append(Group g, Journal j, RecordKind kind, int volumeId, long offset, long length,
+                                   ByteBuffer data) throws IOException {
+        PrimaryPair[] pairs = g.primaries;
+        if (pairs.length == 0) {
+            return j.append(kind, volumeId, offset, length, data);
+        }
+        g.appendLock.lock();
+        try {
+            Position pos = j.append(kind, volumeId, offset, length, data);
+            for (PrimaryPair p : g.primaries) {
+                p.appended(pos, kind, volumeId, offset, length, data);
+            }
+            return pos;
+        } finally {
+            g.appendLock.unlock();
+        }
+    }
+
+    private void awaitPeers(Group g, Position pos, boolean durable) throws IOException {
+        Replication r = replication;
+        if (r == null) {
+            return;
+        }
+        try {
+            r.awaitPeers(g, pos, durable, settings.ioHoldTimeoutMillis());
+        } catch (DeviceException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new DeviceException(IoError.EIO, e.getMessage(), e);
         }
     }
 
@@ -783,6 +862,10 @@ public final class Engine implements DeviceProvider, GroupService {
         if (g == null) {
             throw new IllegalArgumentException("group " + group + " does not exist; create it with doppel:group-create");
         }
+        Replication r = replication;
+        if (r != null && r.paired(g)) {
+            throw new IllegalStateException("group " + group + " is paired; add volumes before pairing it (or delete the pair)");
+        }
         VolumeInfo info = attachedVolumes.create(name, size, group);
         VolumeSlot slot = new VolumeSlot(info.name(), info.id(), g, info.size());
         slot.volume = attachedVolumes.open(info.name());
@@ -796,6 +879,11 @@ public final class Engine implements DeviceProvider, GroupService {
         synchronized (admin) {
             requireAttached();
             VolumeSlot slot = slot(name);
+            Replication r = replication;
+            if (r != null && r.paired(slot.group)) {
+                throw new IllegalStateException("volume " + name + " is paired (group " + slot.group.name
+                        + "); delete the pair first");
+            }
             int open = slot.devices.get();
             if (open > 0) {
                 throw new IllegalStateException("volume " + name + " is open by " + open + " connection(s)");
@@ -834,10 +922,17 @@ public final class Engine implements DeviceProvider, GroupService {
                 throw new IllegalArgumentException("size " + newSize + " is not a multiple of " + VolumeService.BLOCK_SIZE);
             }
             Group g = slot.group;
+            if (g.target != null) {
+                throw new IllegalStateException("volume " + name + " is a replica; grow it at the primary");
+            }
+            Replication r = replication;
+            if (r != null && g.primaries.length > 0) {
+                r.resizeTargets(g, slot, newSize);
+            }
             slot.locks.lockAll();
             Position pos;
             try {
-                pos = g.journal.append(RecordKind.RESIZE, slot.id, newSize, 0, null);
+                pos = append(g, g.journal, RecordKind.RESIZE, slot.id, newSize, 0, null);
                 slot.volume.resize(newSize);
                 slot.size = newSize;
                 g.tracker.complete(pos);
@@ -895,7 +990,7 @@ public final class Engine implements DeviceProvider, GroupService {
 
     private void marker(Group g, int volumeId, String text) throws IOException {
         ByteBuffer data = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
-        Position pos = g.journal.append(RecordKind.MARKER, volumeId, 0, data.remaining(), data);
+        Position pos = append(g, g.journal, RecordKind.MARKER, volumeId, 0, data.remaining(), data);
         g.tracker.complete(pos);
         g.journal.force(pos);
     }
@@ -946,6 +1041,106 @@ public final class Engine implements DeviceProvider, GroupService {
 
     Path home() {
         return settings.home();
+    }
+
+    // ---- for replication --------------------------------------------------------------------
+
+    void gateEnter(VolumeSlot slot) throws IOException {
+        long timeout = TimeUnit.MILLISECONDS.toNanos(settings.ioHoldTimeoutMillis());
+        try {
+            if (!gate.enter(timeout)) {
+                throw new IOException("I/O held for " + settings.ioHoldTimeoutMillis() + " ms: " + gate.reason());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while I/O was held");
+        }
+    }
+
+    void gateExit() {
+        gate.exit();
+    }
+
+    void checkpointGroup(Group g) throws IOException {
+        checkpoint(g);
+    }
+
+    /** The group a primary's pair targets here, made if absent. */
+    Group targetGroup(String name) throws IOException {
+        synchronized (admin) {
+            requireAttached();
+            Group g = groups.get(name);
+            return g != null ? g : createGroupLocked(name, 0);
+        }
+    }
+
+    /** The volume a primary's volume is copied to here: made if absent, refused if its size differs. */
+    VolumeSlot targetVolume(Group g, String name, long size) throws IOException {
+        synchronized (admin) {
+            requireAttached();
+            VolumeSlot s = slots.get(name);
+            if (s == null) {
+                VolumeInfo info = attachedVolumes.create(name, size, g.name);
+                s = new VolumeSlot(info.name(), info.id(), g, info.size());
+                s.volume = attachedVolumes.open(info.name());
+                slots.put(s.name, s);
+                g.volumes.put(s.id, s);
+                LOG.info("Created target volume {} ({} bytes) in group {}", name, size, g.name);
+                return s;
+            }
+            if (s.group != g) {
+                throw new IOException("target volume " + name + " exists here in group " + s.group.name + ", not " + g.name);
+            }
+            if (s.size != size) {
+                throw new IOException("target volume " + name + " is " + s.size + " bytes here; the source's is " + size
+                        + " bytes");
+            }
+            return s;
+        }
+    }
+
+    void growTarget(VolumeSlot slot, long size) throws IOException {
+        synchronized (admin) {
+            if (size < slot.size) {
+                throw new IOException("target volume " + slot.name + " is " + slot.size + " bytes; it cannot shrink to " + size);
+            }
+            if (size > slot.size) {
+                slot.locks.lockAll();
+                try {
+                    slot.volume.resize(size);
+                    slot.size = size;
+                } finally {
+                    slot.locks.unlockAll();
+                }
+            }
+        }
+    }
+
+    /** Keeps the last consistent image of a target's volumes while a resync makes them inconsistent. */
+    void resyncSnapshots(Group g, String name) throws IOException {
+        synchronized (admin) {
+            for (VolumeSlot s : g.volumes.values()) {
+                if (s.volume.snapshots().stream().anyMatch(i -> i.name().equals(name))) {
+                    s.volume.deleteSnapshot(name);
+                }
+                s.locks.lockAll();
+                try {
+                    s.volume.createSnapshot(name);
+                } finally {
+                    s.locks.unlockAll();
+                }
+            }
+        }
+    }
+
+    void dropResyncSnapshots(Group g, String name) throws IOException {
+        synchronized (admin) {
+            for (VolumeSlot s : g.volumes.values()) {
+                if (s.volume != null && s.volume.snapshots().stream().anyMatch(i -> i.name().equals(name))) {
+                    s.volume.deleteSnapshot(name);
+                }
+            }
+        }
     }
 
     Storage storage() {

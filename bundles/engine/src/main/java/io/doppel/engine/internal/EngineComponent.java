@@ -12,12 +12,23 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import java.util.concurrent.CompletionStage;
+
+import io.doppel.api.bitmap.DifferenceMaps;
+import io.doppel.api.copy.CopyMode;
 import io.doppel.api.device.BlockDevice;
 import io.doppel.api.device.DeviceProvider;
 import io.doppel.api.group.GroupInfo;
 import io.doppel.api.group.GroupService;
 import io.doppel.api.journal.JournalService;
 import io.doppel.api.journal.Position;
+import io.doppel.api.pair.PairInfo;
+import io.doppel.api.pair.PairService;
+import io.doppel.api.transport.Frame;
+import io.doppel.api.transport.FrameHandler;
+import io.doppel.api.transport.PeerInfo;
+import io.doppel.api.transport.PeerListener;
+import io.doppel.api.transport.Transport;
 import io.doppel.api.site.SiteIdentity;
 import io.doppel.api.storage.Storage;
 import io.doppel.api.volume.SnapshotInfo;
@@ -41,10 +52,13 @@ import org.slf4j.LoggerFactory;
  * optional: when one goes away (a bundle update) the engine holds I/O instead of
  * deactivating, and resumes when the replacement arrives.
  */
-@Component(service = {DeviceProvider.class, GroupService.class, SiteIdentity.class, EngineStatus.class},
-        immediate = true, configurationPid = "io.doppel.engine")
+@Component(service = {DeviceProvider.class, GroupService.class, SiteIdentity.class, EngineStatus.class,
+        PairService.class, FrameHandler.class, PeerListener.class},
+        immediate = true, configurationPid = "io.doppel.engine",
+        property = FrameHandler.TYPES + "=100,101,102,103,104,105,106,107,108,109")
 @Designate(ocd = EngineConfig.class)
-public final class EngineComponent implements DeviceProvider, GroupService, SiteIdentity, EngineStatus {
+public final class EngineComponent implements DeviceProvider, GroupService, SiteIdentity, EngineStatus, PairService,
+        FrameHandler, PeerListener {
 
     private static final Logger LOG = LoggerFactory.getLogger(EngineComponent.class);
 
@@ -72,6 +86,92 @@ public final class EngineComponent implements DeviceProvider, GroupService, Site
         this.currentSettings = settings;
         // Dynamic references are bound after construction, straight into the engine.
         this.engine = new Engine(storage, settings, executor);
+        this.replication = engine.replication(new PairStore(storage, settings.home()));
+    }
+
+    private final Replication replication;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, name = "transport", unbind = "unbindTransport")
+    void bindTransport(Transport t) {
+        transport = t;
+        replication.transport(t);
+    }
+
+    void unbindTransport(Transport t) {
+        if (transport == t) {
+            transport = null;
+            replication.transport(null);
+        }
+    }
+
+    private volatile Transport transport;
+    private volatile DifferenceMaps maps;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, name = "maps", unbind = "unbindMaps")
+    void bindMaps(DifferenceMaps m) {
+        maps = m;
+        replication.maps(m);
+    }
+
+    void unbindMaps(DifferenceMaps m) {
+        if (maps == m) {
+            maps = null;
+            replication.maps(null);
+        }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, name = "modes", unbind = "unbindMode")
+    void bindMode(CopyMode m) {
+        replication.modeAdded(m);
+    }
+
+    void unbindMode(CopyMode m) {
+        replication.modeRemoved(m);
+    }
+
+    // ---- pairs ---------------------------------------------------------------------------------
+
+    @Override
+    public PairInfo create(String group, String peer, String mode, String lostPeerPolicy) throws IOException {
+        return replication.create(group, peer, mode, lostPeerPolicy);
+    }
+
+    @Override
+    public void suspend(String group, String peer) throws IOException {
+        replication.suspend(group, peer);
+    }
+
+    @Override
+    public void resume(String group, String peer) throws IOException {
+        replication.resume(group, peer);
+    }
+
+    @Override
+    public void delete(String group, String peer) throws IOException {
+        replication.delete(group, peer);
+    }
+
+    @Override
+    public List<PairInfo> pairs() {
+        return replication.pairs();
+    }
+
+    @Override
+    public Optional<PairInfo> pair(String group, String peer) {
+        return replication.pair(group, peer);
+    }
+
+    @Override
+    public CompletionStage<Frame> handle(String peer, Frame frame) {
+        return replication.handle(peer, frame);
+    }
+
+    @Override
+    public void linkChanged(PeerInfo peer) {
+        replication.linkChanged(peer);
     }
 
     private void report(List<String> problems) {

@@ -42,6 +42,11 @@ final class EngineDevice implements BlockDevice {
         return readOnly;
     }
 
+    @Override
+    public boolean fastWrites() {
+        return !slot.group.waitsForPeers;
+    }
+
     private void checkOpen() throws DeviceException {
         if (closed.get()) {
             throw new DeviceException(IoError.ESHUTDOWN, "device " + slot.name + " is closed");

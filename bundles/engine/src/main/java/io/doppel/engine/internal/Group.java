@@ -53,6 +53,15 @@ final class Group {
     /** A quarter of the journal's capacity, read when the journal opens. */
     volatile long checkpointEvery = Long.MAX_VALUE;
 
+    /** Held around every append (and while a pair switches to live pushing), so peers receive records in seq order. */
+    final java.util.concurrent.locks.ReentrantLock appendLock = new java.util.concurrent.locks.ReentrantLock();
+    /** Pairs for which this group is the source. */
+    volatile PrimaryPair[] primaries = new PrimaryPair[0];
+    /** Whether a host write may wait for a peer (a sync pair). */
+    volatile boolean waitsForPeers;
+    /** Set when this group is the target of a pair: host writes are refused. */
+    volatile TargetPair target;
+
     /** Guarded by itself. */
     final TreeMap<Long, Pending> pending = new TreeMap<>();
     final Object checkpointLock = new Object();

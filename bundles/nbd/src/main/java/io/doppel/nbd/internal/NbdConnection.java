@@ -765,14 +765,15 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
      * Requests served on the event loop: small writes without FUA, which land in the page cache
      * in microseconds, and reads while they come from the page cache. Reads that wait for the
      * disk (several slow ones among the last 32; one alone may just be a preempted thread) send
-     * this connection's reads to the worker pool (in parallel, so the disk sees a queue) for a while. FLUSH and FUA wait for an fsync, and large writes are copied
+     * this connection's reads to the worker pool (in parallel, so the disk sees a queue) for a while.
+     * Writes to a volume with a synchronous pair wait for the peer, so they use the pool too. FLUSH and FUA wait for an fsync, and large writes are copied
      * twice (journal and volume), so they always go to the worker pool.
      */
     private boolean runsInline(Request r) {
         return switch (r.type) {
             case CMD_READ -> server.config().inlineReads() && System.nanoTime() - inlineReadsFrom >= 0;
-            case CMD_WRITE -> !r.fua() && r.length <= INLINE_MAX_BYTES;
-            case CMD_TRIM, CMD_WRITE_ZEROES -> !r.fua();
+            case CMD_WRITE -> !r.fua() && r.length <= INLINE_MAX_BYTES && device.fastWrites();
+            case CMD_TRIM, CMD_WRITE_ZEROES -> !r.fua() && device.fastWrites();
             default -> false;
         };
     }

@@ -1,0 +1,859 @@
+package io.doppel.engine.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.doppel.api.bitmap.DifferenceMap;
+import io.doppel.api.copy.CopyMode;
+import io.doppel.api.journal.Journal;
+import io.doppel.api.journal.JournalCursor;
+import io.doppel.api.journal.JournalGapException;
+import io.doppel.api.journal.JournalReader;
+import io.doppel.api.journal.JournalRecord;
+import io.doppel.api.journal.Position;
+import io.doppel.api.journal.RecordKind;
+import io.doppel.api.pair.PairInfo;
+import io.doppel.api.transport.Frame;
+import io.doppel.api.transport.PeerLink;
+import io.doppel.api.volume.VolumeService;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The source end of a pair. A driver thread runs sessions with the secondary: OPEN, then a
+ * resync pass if its difference map holds blocks (the whole volumes for the initial copy),
+ * and the record stream — pushed (catch-up from the journal, then live from the append path)
+ * or pulled by the secondary. Host writes wait for this peer only while it is in sync
+ * ({@link #gating}); losing an in-sync peer marks it Outdated durably before anything it
+ * lacks is acknowledged (policy "continue"), or keeps the writes waiting ("suspend-io").
+ */
+final class PrimaryPair {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PrimaryPair.class);
+
+    /** Bytes of records per PUSH frame during catch-up, and of blocks per RESYNC_DATA frame. */
+    private static final int BATCH_BYTES = 1 << 20;
+    /** Most bytes of requests outstanding on the link before the sender waits for replies. */
+    private static final long WINDOW_BYTES = 16L << 20;
+    /** Blocks read per resync chunk (under the chunk's block locks). */
+    private static final int CHUNK_BLOCKS = 64;
+
+    final Replication repl;
+    final Group group;
+    final String id;
+    final String peer;
+    volatile PairStore.PairRecord rec;
+
+    private volatile String state = "starting";
+    private volatile String detail = "";
+    private volatile Instant since = Instant.now();
+
+    /** Records go to the peer from the append path (guarded by the group's append lock when it changes). */
+    volatile boolean live;
+    /** Host writes wait for this peer's acknowledgements. */
+    volatile boolean gating;
+    /** A lost in-sync peer is being marked Outdated; writers wait until that is durable. */
+    private boolean losing;
+    private volatile boolean stopped = true;
+    private volatile PeerLink link;
+    private volatile Thread driver;
+
+    private final Object acks = new Object();
+    private Position journaled = Position.ZERO;
+    private Position durable = Position.ZERO;
+    private Position applied = Position.ZERO;
+    private volatile Position sent = Position.ZERO;
+    private final AtomicLong inflightBytes = new AtomicLong();
+
+    private volatile JournalCursor cursor;
+    private volatile DifferenceMap map;
+    /** Bumped by every fold: a resync pass started before it must not clear the map. */
+    private final AtomicLong mapGeneration = new AtomicLong();
+    private volatile long resyncTotal;
+    private final AtomicLong resyncDone = new AtomicLong();
+    private volatile boolean resyncing;
+    private final Object wake = new Object();
+
+    private final Rate rate = new Rate();
+
+    PrimaryPair(Replication repl, Group group, PairStore.PairRecord rec) {
+        this.repl = repl;
+        this.group = group;
+        this.id = rec.id();
+        this.peer = rec.peer();
+        this.rec = rec;
+    }
+
+    // ---- life cycle ---------------------------------------------------------------------------
+
+    /** Opens the cursor and map on the attached journal and starts the driver. */
+    void start(Journal journal) throws IOException {
+        DifferenceMap m = repl.maps().open(id);
+        this.map = m;
+        this.cursor = journal.cursor(cursorName(id), this::fold);
+        synchronized (acks) {
+            // The peer holds at least what it reported durable before.
+            durable = Position.max(durable, cursor.position());
+            journaled = Position.max(journaled, durable);
+        }
+        if (!rec.fullCopyDone() && m.blocks() == 0) {
+            for (VolumeSlot s : group.volumes.values()) {
+                m.addBlocks(s.id, 0, s.size / VolumeService.BLOCK_SIZE);
+            }
+            m.persist(cursor.position());
+            LOG.info("Pair {} ({} to {}): initial copy of {} blocks planned", id, group.name, peer, m.blocks());
+        }
+        stopped = false;
+        Thread t = new Thread(this::drive, "doppel-pair-" + group.name + "-" + peer);
+        t.setDaemon(true);
+        driver = t;
+        t.start();
+    }
+
+    static String cursorName(String pairId) {
+        return "pair-" + pairId;
+    }
+
+    /** Stops the driver and releases the cursor (the journal is being closed or the pair deleted). */
+    void stop() {
+        stopped = true;
+        setLive(false);
+        synchronized (acks) {
+            gating = false;
+            acks.notifyAll();
+        }
+        poke();
+        Thread t = driver;
+        if (t != null && t != Thread.currentThread()) {
+            t.interrupt();
+            try {
+                t.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        JournalCursor c = cursor;
+        if (c != null) {
+            c.close();
+        }
+        cursor = null;
+    }
+
+    void poke() {
+        synchronized (wake) {
+            wake.notifyAll();
+        }
+    }
+
+    private void waitForChange(long millis) throws InterruptedException {
+        synchronized (wake) {
+            wake.wait(millis);
+        }
+    }
+
+    private void state(String s, String why) {
+        if (!s.equals(state) || !why.equals(detail)) {
+            state = s;
+            detail = why;
+            since = Instant.now();
+            LOG.info("Pair {} ({} to {}): {}{}", id, group.name, peer, s, why.isEmpty() ? "" : " (" + why + ")");
+        }
+    }
+
+    private CopyMode mode() {
+        return repl.mode(rec.mode());
+    }
+
+    // ---- the driver ---------------------------------------------------------------------------
+
+    private void drive() {
+        long backoff = 100;
+        while (!stopped) {
+            try {
+                if (rec.suspended()) {
+                    state("suspended", "by the operator");
+                    waitForChange(1000);
+                    continue;
+                }
+                CopyMode mode = mode();
+                if (mode == null) {
+                    state("waiting-for-mode", "no copy mode '" + rec.mode() + "' is installed");
+                    waitForChange(500);
+                    continue;
+                }
+                PeerLink l = repl.link(peer);
+                if (l == null || !l.isConnected()) {
+                    state("disconnected", l == null ? "no transport" : "link to " + peer + " is down");
+                    lost("link to " + peer + " is down");
+                    waitForChange(1000);
+                    continue;
+                }
+                link = l;
+                session(l, mode);
+                backoff = 100;
+            } catch (InterruptedException e) {
+                if (stopped) {
+                    break;
+                }
+            } catch (Exception e) {
+                if (stopped) {
+                    break;
+                }
+                String why = rootMessage(e);
+                state("disconnected", why);
+                lost(why);
+                try {
+                    waitForChange(backoff);
+                } catch (InterruptedException ie) {
+                    if (stopped) {
+                        break;
+                    }
+                }
+                backoff = Math.min(backoff * 2, 5000);
+            }
+        }
+        setLive(false);
+    }
+
+    static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while ((t instanceof ExecutionException || t instanceof java.util.concurrent.CompletionException)
+                && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.toString() : t.getMessage();
+    }
+
+    /** One connected session; returns or throws when the link is lost or the pair stops. */
+    private void session(PeerLink l, CopyMode mode) throws Exception {
+        Journal j = group.journal;
+        if (j == null) {
+            throw new IOException("group " + group.name + " is not attached");
+        }
+        Opened o = open(l, mode);
+        Wire.Ack opened = o.ack();
+        synchronized (acks) {
+            // A new session starts from what the peer holds now (it may have lost an unforced tail).
+            journaled = opened.journaled();
+            durable = opened.durable();
+            applied = opened.applied();
+        }
+        updateAcks(opened);
+        Position start;
+        // The peer's journal continues ours when it is inside what we retain; otherwise fold what
+        // it lacks into the map and restart its journal at our head.
+        Position peerHead = opened.journaled();
+        boolean rebase;
+        if (o.continues() && rec.fullCopyDone() && !peerHead.isAfter(j.head()) && !peerHead.isBefore(j.retainedStart())) {
+            start = peerHead;
+            rebase = map.blocks() > 0;
+        } else {
+            start = foldAllAfterCursor(j);
+            rebase = true;
+        }
+        sent = start;
+        // A pass is due when the map holds blocks; a restarted stream also needs the secondary
+        // to restart its journal at the stream's start.
+        boolean beginDue = rebase || map.blocks() > 0;
+        boolean rebaseDue = rebase;
+        while (!stopped && l.isConnected() && !rec.suspended() && mode() != null) {
+            if (beginDue || (map.blocks() > 0 && !resyncing)) {
+                if (mode.transfer() == CopyMode.Transfer.PULL || rebaseDue) {
+                    // The secondary restarts its journal where the stream (re)starts; a fold since
+                    // then moved that to the cursor.
+                    Position s = mode.transfer() == CopyMode.Transfer.PULL && !beginDue ? cursor.position() : sent;
+                    beginResync(l, s, true);
+                    sent = s;
+                } else {
+                    // A pushed stream goes on unbroken; only the map's blocks are copied again.
+                    beginResync(l, sent, false);
+                }
+                beginDue = false;
+                rebaseDue = false;
+                if (mode.transfer() == CopyMode.Transfer.PUSH && !live) {
+                    catchUp(l, j);
+                }
+                resyncPass(l, j);
+            }
+            if (mode.transfer() == CopyMode.Transfer.PUSH && !live) {
+                catchUp(l, j);
+            }
+            if (mode.waitsForPeer() && live && map.blocks() == 0 && !gating) {
+                inSync(l);
+            } else if (!mode.waitsForPeer() && map.blocks() == 0) {
+                state("replicating", "");
+            }
+            waitForChange(200);
+        }
+        if (!l.isConnected()) {
+            throw new IOException("link to " + peer + " is down");
+        }
+    }
+
+    /** The secondary's answer to OPEN; {@code continues}: its journal carries this pair's stream. */
+    private record Opened(Wire.Ack ack, boolean continues) {
+    }
+
+    private Opened open(PeerLink l, CopyMode mode) throws Exception {
+        Wire.Out o = new Wire.Out(Wire.OPEN, id, 256).putString(group.name).putString(rec.mode()).putString(rec.policy())
+                .putString(repl.siteId()).putBoolean(rec.outdated());
+        List<VolumeSlot> vols = new ArrayList<>(group.volumes.values());
+        o.putInt(vols.size());
+        for (VolumeSlot s : vols) {
+            o.putInt(s.id).putString(s.name).putLong(s.size);
+        }
+        Frame reply = l.request(o.frame()).get(30, TimeUnit.SECONDS);
+        state(rec.fullCopyDone() ? "catching-up" : "initial-copy", "");
+        Wire.In in = new Wire.In(reply);
+        Wire.Ack a = new Wire.Ack(in.getPosition(), in.getPosition(), in.getPosition(), in.getBoolean(), in.getBoolean());
+        return new Opened(a, in.getBoolean());
+    }
+
+    /** Everything after the cursor goes into the map; the stream restarts at the head. */
+    private Position foldAllAfterCursor(Journal j) throws IOException {
+        group.appendLock.lock();
+        try {
+            Position head = j.head();
+            Position from = cursor.position();
+            if (from.isBefore(j.retainedStart())) {
+                from = j.retainedStart();
+            }
+            try (JournalReader r = j.read(from, head)) {
+                addToMap(r);
+            }
+            map.persist(head);
+            mapGeneration.incrementAndGet();
+            cursor.advance(head);
+            return head;
+        } finally {
+            group.appendLock.unlock();
+        }
+    }
+
+    private void addToMap(JournalReader r) throws IOException {
+        for (JournalRecord rec = r.next(); rec != null; rec = r.next()) {
+            if (rec.touchesBlocks()) {
+                map.add(rec.volumeId(), rec.offset(), rec.length());
+            } else if (rec.kind() == RecordKind.RESIZE) {
+                // The grown range is new to the peer: copy it with the map.
+                VolumeSlot s = group.volumes.get(rec.volumeId());
+                if (s != null) {
+                    map.add(rec.volumeId(), 0, s.size);
+                }
+            }
+        }
+    }
+
+    /** The journal is full and the cursor holds it: the peer's records become map blocks. */
+    private void fold(JournalReader records, Position upTo) throws IOException {
+        if (gating && live) {
+            // An in-sync peer never folds: make it durable through upTo instead.
+            try {
+                forcePeer(upTo);
+                return;
+            } catch (IOException e) {
+                LOG.warn("Pair {}: peer {} could not make records durable ({}); folding them into its map", id, peer,
+                        e.getMessage());
+            }
+        }
+        addToMap(records);
+        map.persist(upTo);
+        mapGeneration.incrementAndGet();
+        LOG.info("Pair {}: journal full; folded the records {} lacks through {} into its map ({} blocks)", id, peer,
+                upTo, map.blocks());
+        poke();
+    }
+
+    /**
+     * Tells the secondary a pass begins: it keeps its last consistent image as snapshots and,
+     * with {@code rebase}, applies what it holds and restarts its journal at {@code start}.
+     */
+    private void beginResync(PeerLink l, Position start, boolean rebase) throws Exception {
+        Frame f = new Wire.Out(Wire.RESYNC_BEGIN, id, 32).putPosition(start).putBoolean(rebase).putLong(map.blocks())
+                .frame();
+        Wire.Ack a = Wire.Ack.read(l.request(f).get(120, TimeUnit.SECONDS));
+        synchronized (acks) {
+            if (rebase) {
+                journaled = a.journaled();
+                durable = a.durable();
+                applied = a.applied();
+            }
+        }
+        updateAcks(a);
+    }
+
+    // ---- pushed stream ------------------------------------------------------------------------
+
+    /** Sends the records after {@link #sent} from the journal, then switches to live pushing. */
+    private void catchUp(PeerLink l, Journal j) throws Exception {
+        while (!stopped && l.isConnected()) {
+            Position head = j.head();
+            if (!sent.isBefore(head)) {
+                group.appendLock.lock();
+                try {
+                    if (sent.equals(j.head())) {
+                        setLive(true);
+                        return;
+                    }
+                } finally {
+                    group.appendLock.unlock();
+                }
+                continue;
+            }
+            List<JournalRecord> batch = new ArrayList<>();
+            int bytes = 0;
+            try (JournalReader r = j.read(sent, head)) {
+                for (JournalRecord rec = r.next(); rec != null; rec = r.next()) {
+                    batch.add(rec);
+                    bytes += Wire.recordBytes(rec);
+                    if (bytes >= BATCH_BYTES) {
+                        break;
+                    }
+                }
+            }
+            if (batch.isEmpty()) {
+                continue;
+            }
+            Wire.Out o = new Wire.Out(Wire.PUSH, id, bytes + 16).putInt(batch.size());
+            for (JournalRecord rec : batch) {
+                o.putRecord(rec);
+            }
+            awaitWindow();
+            sendPush(l, o.frame(), bytes);
+            sent = batch.get(batch.size() - 1).position();
+        }
+        throw new IOException("link to " + peer + " is down");
+    }
+
+    private void setLive(boolean on) {
+        if (live == on) {
+            return;
+        }
+        group.appendLock.lock();
+        try {
+            live = on;
+            repl.pairsChanged(group);
+        } finally {
+            group.appendLock.unlock();
+        }
+    }
+
+    /** Called under the group's append lock for every record appended while live: push it now, in seq order. */
+    void appended(Position pos, RecordKind kind, int volumeId, long offset, long length, ByteBuffer data) {
+        PeerLink l = link;
+        if (!live || l == null) {
+            return;
+        }
+        int bytes = data == null ? 0 : data.remaining();
+        Frame f = new Wire.Out(Wire.PUSH, id, bytes + 80).putInt(1)
+                .putRecord(pos, kind, volumeId, offset, length, System.currentTimeMillis(), data).frame();
+        sent = pos;
+        sendPush(l, f, bytes + 64);
+    }
+
+    private void sendPush(PeerLink l, Frame f, int bytes) {
+        inflightBytes.addAndGet(bytes);
+        CompletableFuture<Frame> reply;
+        try {
+            reply = l.request(f);
+        } catch (RuntimeException e) {
+            inflightBytes.addAndGet(-bytes);
+            linkFailed(e);
+            return;
+        }
+        reply.whenComplete((r, e) -> {
+            inflightBytes.addAndGet(-bytes);
+            if (e != null) {
+                linkFailed(e);
+            } else {
+                rate.add(bytes);
+                updateAcks(Wire.Ack.read(r));
+            }
+        });
+    }
+
+    private void awaitWindow() throws InterruptedException {
+        synchronized (acks) {
+            while (inflightBytes.get() > WINDOW_BYTES && !stopped) {
+                acks.wait(100);
+            }
+        }
+    }
+
+    private void linkFailed(Throwable e) {
+        if (stopped) {
+            return;
+        }
+        String why = rootMessage(e);
+        LOG.warn("Pair {}: transfer to {} failed: {}", id, peer, why);
+        setLive(false);
+        repl.executor().execute(() -> lost(why));
+        poke();
+    }
+
+    void updateAcks(Wire.Ack a) {
+        Position d;
+        synchronized (acks) {
+            journaled = Position.max(journaled, a.journaled());
+            durable = Position.max(durable, a.durable());
+            applied = Position.max(applied, a.applied());
+            d = durable;
+            acks.notifyAll();
+        }
+        JournalCursor c = cursor;
+        if (c != null && !d.isAfter(group.journal == null ? d : group.journal.head())) {
+            try {
+                c.advance(d);
+            } catch (IOException | RuntimeException e) {
+                LOG.debug("Pair {}: moving the cursor to {} failed: {}", id, d, e.getMessage());
+            }
+        }
+    }
+
+    // ---- sync: gating host writes -------------------------------------------------------------
+
+    private void inSync(PeerLink l) throws Exception {
+        synchronized (acks) {
+            gating = true;
+        }
+        state("in-sync", "");
+        if (rec.outdated()) {
+            l.request(new Wire.Out(Wire.OUTDATED, id, 8).putBoolean(false).frame()).get(30, TimeUnit.SECONDS);
+            rec = repl.store().update(id, r -> r.withOutdated(false));
+            LOG.info("Pair {}: {} is in sync again; no longer Outdated", id, peer);
+        }
+    }
+
+    /**
+     * The peer is lost. An in-sync peer is marked Outdated durably (policy continue) before the
+     * waiting writers are released; with suspend-io they keep waiting until it is back.
+     */
+    void lost(String why) {
+        if (!gating) {
+            return;
+        }
+        if ("suspend-io".equals(rec.policy())) {
+            state("disconnected", why + "; host writes are held (suspend-io)");
+            return;
+        }
+        synchronized (acks) {
+            if (!gating || losing) {
+                return;
+            }
+            losing = true;
+        }
+        try {
+            rec = repl.store().update(id, r -> r.withOutdated(true));
+            LOG.warn("Pair {}: peer {} lost ({}); marked Outdated before acknowledging writes it lacks", id, peer, why);
+        } catch (IOException e) {
+            LOG.error("Pair {}: cannot record that {} is Outdated; host writes stay held", id, peer, e);
+            synchronized (acks) {
+                losing = false;
+            }
+            return;
+        }
+        synchronized (acks) {
+            gating = false;
+            losing = false;
+            acks.notifyAll();
+        }
+    }
+
+    /**
+     * Returns once the peer holds {@code pos} in its journal, or once it no longer counts (not
+     * in sync, Outdated recorded).
+     */
+    void awaitJournaled(Position pos, long timeoutMillis) throws IOException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        synchronized (acks) {
+            while ((gating || losing) && journaled.isBefore(pos)) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    break;
+                }
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(acks, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted waiting for " + peer);
+                }
+            }
+            if (!(gating || losing) || !journaled.isBefore(pos)) {
+                return;
+            }
+        }
+        // The peer did not answer in time: treat it as lost, then re-check.
+        lost("no acknowledgement of " + pos + " within " + timeoutMillis + " ms");
+        synchronized (acks) {
+            if ((gating || losing) && journaled.isBefore(pos)) {
+                throw new IOException("peer " + peer + " of group " + group.name + " holds the write (" + rec.policy() + ")");
+            }
+        }
+    }
+
+    /** FLUSH/FUA: the peer's journal durable through {@code pos}. */
+    void awaitDurable(Position pos, long timeoutMillis) throws IOException {
+        if (!gating) {
+            return;
+        }
+        try {
+            forcePeer(pos);
+        } catch (IOException e) {
+            lost(e.getMessage());
+            if (gating) {
+                throw e;
+            }
+        }
+    }
+
+    private void forcePeer(Position pos) throws IOException {
+        synchronized (acks) {
+            if (!durable.isBefore(pos)) {
+                return;
+            }
+        }
+        PeerLink l = link;
+        if (l == null) {
+            throw new IOException("no link to " + peer);
+        }
+        try {
+            Frame r = l.request(new Wire.Out(Wire.FORCE, id, 16).putPosition(pos).frame()).get(30, TimeUnit.SECONDS);
+            updateAcks(Wire.Ack.read(r));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted forcing " + peer);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IOException("peer " + peer + " did not make " + pos + " durable: " + rootMessage(e), e);
+        }
+    }
+
+    // ---- pulled stream ------------------------------------------------------------------------
+
+    /** Serves a PULL: records after {@code after}, never past what every in-sync sync peer holds. */
+    Frame servePull(Position after, long maxBytes, Position peerDurable, Position peerApplied) throws IOException {
+        Journal j = group.journal;
+        if (j == null) {
+            throw new IOException("group " + group.name + " is not attached");
+        }
+        updateAcks(new Wire.Ack(after, peerDurable, peerApplied, true, rec.outdated()));
+        Position limit = repl.syncFloor(group, j.head());
+        List<JournalRecord> out = new ArrayList<>();
+        int bytes = 0;
+        boolean more = false;
+        if (after.isBefore(limit)) {
+            try (JournalReader r = j.read(after, limit)) {
+                for (JournalRecord rec = r.next(); rec != null; rec = r.next()) {
+                    out.add(rec);
+                    bytes += Wire.recordBytes(rec);
+                    if (bytes >= maxBytes) {
+                        more = rec.position().isBefore(limit);
+                        break;
+                    }
+                }
+            } catch (JournalGapException e) {
+                poke(); // the records went into the map: the driver resyncs
+                return Wire.records(id, List.of(), 0, true, e.retainedStart(), j.head(), true, 0, 0);
+            }
+        }
+        if (!out.isEmpty()) {
+            sent = out.get(out.size() - 1).position();
+            rate.add(bytes);
+        }
+        var st = j.status();
+        return Wire.records(id, out, bytes, false, j.retainedStart(), j.head(), more, st.usedBytes(), st.capacityBytes());
+    }
+
+    // ---- resync -------------------------------------------------------------------------------
+
+    /** Copies the map's blocks, each tagged with our head when it was read. */
+    private void resyncPass(PeerLink l, Journal j) throws Exception {
+        resyncing = true;
+        long generation = mapGeneration.get();
+        try {
+            List<int[]> vols = new ArrayList<>();
+            for (int v : map.volumes()) {
+                vols.add(new int[] {v});
+            }
+            resyncTotal = map.blocks();
+            resyncDone.set(0);
+            state(rec.fullCopyDone() ? "resyncing" : "initial-copy", resyncTotal + " blocks to copy");
+            for (int[] v : vols) {
+                VolumeSlot slot = group.volumes.get(v[0]);
+                if (slot == null) {
+                    continue;
+                }
+                List<long[]> runs = new ArrayList<>();
+                map.forEachRun(v[0], (first, count) -> runs.add(new long[] {first, count}));
+                copyRuns(l, slot, runs);
+            }
+            Position end = j.head();
+            Frame f = new Wire.Out(Wire.RESYNC_END, id, 16).putPosition(end).frame();
+            updateAcks(Wire.Ack.read(l.request(f).get(300, TimeUnit.SECONDS)));
+            if (mapGeneration.get() == generation) {
+                map.clear();
+                map.persist(map.coveredThrough());
+            }
+            if (!rec.fullCopyDone()) {
+                rec = repl.store().update(id, PairStore.PairRecord::withFullCopyDone);
+            }
+            LOG.info("Pair {}: resync pass to {} done ({} blocks), consistent once it applies through {}", id, peer,
+                    resyncDone.get(), end);
+        } finally {
+            resyncing = false;
+        }
+    }
+
+    private void copyRuns(PeerLink l, VolumeSlot slot, List<long[]> runs) throws Exception {
+        Wire.Out batch = null;
+        int entries = 0;
+        int bytes = 0;
+        for (long[] run : runs) {
+            long block = run[0];
+            long end = Math.min(run[0] + run[1], slot.size / VolumeService.BLOCK_SIZE);
+            while (block < end && !stopped) {
+                int n = (int) Math.min(CHUNK_BLOCKS, end - block);
+                long offset = block * VolumeService.BLOCK_SIZE;
+                int len = n * VolumeService.BLOCK_SIZE;
+                ByteBuffer buf = ByteBuffer.allocate(len);
+                Position tag;
+                repl.engine().gateEnter(slot);
+                try {
+                    slot.locks.lock(offset, len);
+                    try {
+                        tag = group.journal.head();
+                        slot.volume.read(buf, offset);
+                    } finally {
+                        slot.locks.unlock(offset, len);
+                    }
+                } finally {
+                    repl.engine().gateExit();
+                }
+                buf.flip();
+                boolean zero = isZero(buf);
+                if (batch == null) {
+                    batch = new Wire.Out(Wire.RESYNC_DATA, id, BATCH_BYTES + 4096);
+                    entries = 0;
+                    bytes = 0;
+                }
+                batch.putInt(slot.id).putLong(block).putInt(n).putPosition(tag).putBoolean(zero);
+                if (!zero) {
+                    batch.putBytes(buf);
+                    bytes += len;
+                }
+                entries++;
+                block += n;
+                resyncDone.addAndGet(n);
+                if (bytes >= BATCH_BYTES || entries >= 4096) {
+                    sendResync(l, batch, bytes);
+                    batch = null;
+                }
+            }
+        }
+        if (batch != null) {
+            sendResync(l, batch, bytes);
+        }
+        awaitDrained();
+    }
+
+    private void sendResync(PeerLink l, Wire.Out batch, int bytes) throws InterruptedException {
+        awaitWindow();
+        sendPush(l, batch.frame(), bytes + 64);
+    }
+
+    private void awaitDrained() throws InterruptedException {
+        synchronized (acks) {
+            while (inflightBytes.get() > 0 && !stopped) {
+                acks.wait(100);
+            }
+        }
+    }
+
+    private static boolean isZero(ByteBuffer b) {
+        ByteBuffer d = b.duplicate();
+        while (d.remaining() >= 8) {
+            if (d.getLong() != 0) {
+                return false;
+            }
+        }
+        while (d.hasRemaining()) {
+            if (d.get() != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // ---- status -------------------------------------------------------------------------------
+
+    PairInfo info() {
+        Journal j = group.journal;
+        Position head = j == null ? Position.ZERO : j.head();
+        Position jn;
+        Position du;
+        Position ap;
+        synchronized (acks) {
+            jn = journaled;
+            du = durable;
+            ap = applied;
+        }
+        long lag = Math.max(0, head.seq() - jn.seq());
+        double lagSeconds = 0;
+        long lagBytes = 0;
+        if (lag > 0 && j != null) {
+            try (JournalReader r = j.read(jn.isBefore(j.retainedStart()) ? j.retainedStart() : jn, head)) {
+                JournalRecord first = r.next();
+                if (first != null) {
+                    lagSeconds = Math.max(0, (System.currentTimeMillis() - first.time()) / 1000.0);
+                }
+            } catch (IOException | RuntimeException e) {
+                lagSeconds = -1;
+            }
+            lagBytes = lag * 4096; // estimate: records are mostly block writes
+        }
+        DifferenceMap m = map;
+        return new PairInfo(id, group.name, peer, "primary", rec.mode(), rec.policy(), state, detail, rec.outdated(),
+                m == null || m.blocks() == 0 && rec.fullCopyDone(), head, sent, jn, du, ap, lag, lagBytes, lagSeconds,
+                rate.perSecond(), resyncTotal, resyncDone.get(), m == null ? 0 : m.blocks(), 0, "", since);
+    }
+
+    /** Bytes per second over the last few seconds. */
+    static final class Rate {
+        private final long[] buckets = new long[8];
+        private long bucketSecond;
+
+        synchronized void add(long bytes) {
+            roll();
+            buckets[(int) (bucketSecond % buckets.length)] += bytes;
+        }
+
+        private void roll() {
+            long now = System.currentTimeMillis() / 1000;
+            while (bucketSecond < now) {
+                bucketSecond++;
+                buckets[(int) (bucketSecond % buckets.length)] = 0;
+                if (now - bucketSecond > buckets.length) {
+                    bucketSecond = now;
+                    java.util.Arrays.fill(buckets, 0);
+                }
+            }
+        }
+
+        synchronized double perSecond() {
+            roll();
+            long sum = 0;
+            for (int i = 1; i < buckets.length; i++) {
+                sum += buckets[(int) ((bucketSecond - i + buckets.length * 2L) % buckets.length)];
+            }
+            return sum / (double) (buckets.length - 1);
+        }
+    }
+}

@@ -1,0 +1,508 @@
+package io.doppel.engine.internal;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+import io.doppel.api.bitmap.DifferenceMaps;
+import io.doppel.api.copy.CopyMode;
+import io.doppel.api.journal.ActivityExtent;
+import io.doppel.api.journal.Journal;
+import io.doppel.api.journal.Position;
+import io.doppel.api.pair.PairInfo;
+import io.doppel.api.pair.PairService;
+import io.doppel.api.transport.Frame;
+import io.doppel.api.transport.PeerInfo;
+import io.doppel.api.transport.PeerLink;
+import io.doppel.api.transport.Transport;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Pairs of this site: their persisted records, the running primary and target ends, the
+ * frames from peers, and the services they need (transport, difference maps, copy modes),
+ * which may come and go at run time.
+ */
+final class Replication implements PairService {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Replication.class);
+
+    private final Engine engine;
+    private final PairStore store;
+    private final ExecutorService executor;
+    private final Map<String, CopyMode> modes = new ConcurrentHashMap<>();
+    private final Map<String, PrimaryPair> primaries = new ConcurrentHashMap<>();
+    private final Map<String, TargetPair> targets = new ConcurrentHashMap<>();
+    private volatile Transport transport;
+    private volatile DifferenceMaps maps;
+
+    Replication(Engine engine, PairStore store) throws IOException {
+        this.engine = engine;
+        this.store = store;
+        this.executor = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "doppel-replication");
+            t.setDaemon(true);
+            return t;
+        });
+        store.load();
+    }
+
+    Engine engine() {
+        return engine;
+    }
+
+    PairStore store() {
+        return store;
+    }
+
+    ExecutorService executor() {
+        return executor;
+    }
+
+    DifferenceMaps maps() throws IOException {
+        DifferenceMaps m = maps;
+        if (m == null) {
+            throw new IOException("the difference-map service is absent");
+        }
+        return m;
+    }
+
+    String siteId() {
+        return engine.site().id();
+    }
+
+    CopyMode mode(String name) {
+        return modes.get(name);
+    }
+
+    PeerLink link(String peer) {
+        Transport t = transport;
+        if (t == null) {
+            return null;
+        }
+        try {
+            return t.link(peer);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    // ---- services -----------------------------------------------------------------------------
+
+    void transport(Transport t) {
+        this.transport = t;
+        primaries.values().forEach(PrimaryPair::poke);
+    }
+
+    void maps(DifferenceMaps m) {
+        synchronized (this) {
+            this.maps = m;
+        }
+        // Maps live in the service: restart the primaries on the new one.
+        for (Group g : engine.groupMap().values()) {
+            if (g.journal != null) {
+                detach(g);
+                attach(g);
+            }
+        }
+    }
+
+    void modeAdded(CopyMode m) {
+        modes.put(m.name(), m);
+        for (Group g : engine.groupMap().values()) {
+            pairsChanged(g);
+        }
+        primaries.values().forEach(PrimaryPair::poke);
+        LOG.info("Copy mode {} available", m.name());
+    }
+
+    void modeRemoved(CopyMode m) {
+        modes.remove(m.name(), m);
+        for (Group g : engine.groupMap().values()) {
+            pairsChanged(g);
+        }
+        primaries.values().forEach(PrimaryPair::poke);
+        LOG.info("Copy mode {} removed", m.name());
+    }
+
+    void linkChanged(PeerInfo info) {
+        for (PrimaryPair p : primaries.values()) {
+            if (p.peer.equals(info.name())) {
+                if (!info.connected()) {
+                    p.live = false;
+                }
+                p.poke();
+            }
+        }
+    }
+
+    // ---- groups attach and detach --------------------------------------------------------------
+
+    /** The group's journal and volumes are open: start its pairs. */
+    synchronized void attach(Group g) {
+        if (maps == null) {
+            return;
+        }
+        for (PairStore.PairRecord r : store.all()) {
+            if (!r.group().equals(g.name)) {
+                continue;
+            }
+            try {
+                if (r.primary()) {
+                    PrimaryPair p = new PrimaryPair(this, g, r);
+                    addCrashExtents(g, p);
+                    p.start(g.journal);
+                    primaries.put(r.id(), p);
+                } else {
+                    TargetPair t = new TargetPair(this, g, r);
+                    g.target = t;
+                    targets.put(r.id(), t);
+                    t.start();
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.error("Pair {} of group {} cannot start: {}", r.id(), g.name, e.getMessage(), e);
+            }
+        }
+        g.crashExtents = List.of();
+        pairsChanged(g);
+    }
+
+    /** After an unclean stop the hot extents may differ from every peer: they join each primary's map. */
+    private void addCrashExtents(Group g, PrimaryPair p) throws IOException {
+        List<ActivityExtent> hot = g.crashExtents;
+        Journal j = g.journal;
+        if (hot.isEmpty() || j == null) {
+            return;
+        }
+        long extent = j.activityLog().extentBytes();
+        var map = maps().open(p.id);
+        for (ActivityExtent e : hot) {
+            VolumeSlot s = g.volumes.get(e.volumeId());
+            if (s != null) {
+                long off = e.index() * extent;
+                map.add(e.volumeId(), off, Math.min(extent, s.size - off));
+            }
+        }
+        map.persist(map.coveredThrough());
+        LOG.info("Pair {}: {} activity-log extent(s) hot at the unclean stop join the map for {}", p.id, hot.size(),
+                p.peer);
+    }
+
+    /** The group's journal is about to close: stop its pairs. */
+    synchronized void detach(Group g) {
+        for (PrimaryPair p : List.copyOf(primaries.values())) {
+            if (p.group == g) {
+                p.stop();
+                primaries.remove(p.id);
+            }
+        }
+        for (TargetPair t : List.copyOf(targets.values())) {
+            if (t.group == g) {
+                t.shutdown();
+                targets.remove(t.id);
+            }
+        }
+        g.target = null;
+        pairsChanged(g);
+    }
+
+    void close() {
+        for (Group g : engine.groupMap().values()) {
+            detach(g);
+        }
+        executor.shutdownNow();
+    }
+
+    /** Refreshes what the write path reads: the group's primaries and whether writes may wait for a peer. */
+    void pairsChanged(Group g) {
+        List<PrimaryPair> list = new ArrayList<>();
+        boolean waits = false;
+        for (PrimaryPair p : primaries.values()) {
+            if (p.group == g) {
+                list.add(p);
+                CopyMode m = modes.get(p.rec.mode());
+                waits |= m == null || m.waitsForPeer();
+            }
+        }
+        g.primaries = list.toArray(new PrimaryPair[0]);
+        g.waitsForPeers = waits;
+    }
+
+    /** What an async peer may pull: nothing any in-sync sync peer of the group lacks. */
+    Position syncFloor(Group g, Position head) {
+        Position floor = head;
+        for (PrimaryPair p : g.primaries) {
+            if (p.gating) {
+                floor = Position.min(floor, p.info().journaled());
+            }
+        }
+        return floor;
+    }
+
+    // ---- frames -------------------------------------------------------------------------------
+
+    CompletionStage<Frame> handle(String peer, Frame frame) {
+        Wire.In in;
+        try {
+            in = new Wire.In(frame);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        String pairId = in.pairId;
+        if (frame.type() == Wire.OPEN) {
+            return CompletableFuture.supplyAsync(() -> {
+                try {
+                    return open(peer, pairId, in);
+                } catch (IOException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            }, executor);
+        }
+        if (frame.type() == Wire.PULL) {
+            PrimaryPair p = primaries.get(pairId);
+            if (p == null || !p.peer.equals(peer)) {
+                return CompletableFuture.failedFuture(new IOException("no pair " + pairId + " with peer " + peer
+                        + " at this site"));
+            }
+            return CompletableFuture.supplyAsync(() -> {
+                try {
+                    return p.servePull(in.getPosition(), in.getLong(), in.getPosition(), in.getPosition());
+                } catch (IOException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            }, executor);
+        }
+        TargetPair t = targets.get(pairId);
+        if (t == null || !t.peer.equals(peer)) {
+            return CompletableFuture.failedFuture(new IOException("no pair " + pairId + " from peer " + peer
+                    + " at this site"));
+        }
+        return switch (frame.type()) {
+            case Wire.PUSH -> t.inOrder(() -> t.push(in));
+            case Wire.FORCE -> t.inOrder(() -> t.force(in));
+            case Wire.RESYNC_BEGIN -> t.inOrder(() -> t.resyncBegin(in));
+            case Wire.RESYNC_DATA -> t.inOrder(() -> t.resyncData(in));
+            case Wire.RESYNC_END -> t.inOrder(() -> t.resyncEnd(in));
+            case Wire.OUTDATED -> t.inOrder(() -> t.outdated(in));
+            case Wire.RESIZE -> t.inOrder(() -> t.resize(in));
+            case Wire.CLOSE -> t.inOrder(() -> closeTarget(t));
+            default -> CompletableFuture.failedFuture(new IOException("unknown replication message " + frame.type()));
+        };
+    }
+
+    /** OPEN from a primary: the pair's target end here (made on first contact). */
+    private synchronized Frame open(String peer, String pairId, Wire.In in) throws IOException {
+        String groupName = in.getString();
+        TargetPair t = targets.get(pairId);
+        if (t == null) {
+            Optional<PairStore.PairRecord> known = store.byId(pairId);
+            for (PairStore.PairRecord r : store.all()) {
+                if (r.group().equals(groupName) && !r.primary() && !r.id().equals(pairId)) {
+                    throw new IOException("group " + groupName + " here is already the target of pair " + r.id()
+                            + " from " + r.peer());
+                }
+            }
+            Group g = engine.targetGroup(groupName);
+            if (g.primaries.length > 0) {
+                throw new IOException("group " + groupName + " here is itself a source of pairs; it cannot be a target");
+            }
+            PairStore.PairRecord r = known.orElse(null);
+            if (r == null) {
+                r = new PairStore.PairRecord(pairId, groupName, peer, false, "", "", false, false, false, false,
+                        Position.ZERO);
+                store.add(r);
+                LOG.info("Pair {}: group {} here becomes the target of {}", pairId, groupName, peer);
+            }
+            t = new TargetPair(this, g, r);
+            g.target = t;
+            targets.put(pairId, t);
+            t.start();
+        }
+        if (!t.peer.equals(peer)) {
+            throw new IOException("pair " + pairId + " belongs to peer " + t.peer + ", not " + peer);
+        }
+        TargetPair tp = t;
+        try {
+            return tp.inOrder(() -> tp.open(in)).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IOException(PrimaryPair.rootMessage(e), e);
+        }
+    }
+
+    private Frame closeTarget(TargetPair t) throws IOException {
+        executor.execute(() -> {
+            synchronized (this) {
+                t.shutdown();
+                targets.remove(t.id);
+                t.group.target = null;
+            }
+        });
+        store.remove(t.id);
+        LOG.info("Pair {}: deleted by {}; group {} here is no longer a target", t.id, t.peer, t.group.name);
+        return Wire.ok(t.id);
+    }
+
+    // ---- write path hooks ---------------------------------------------------------------------
+
+    /** Waits for the group's synchronous peers after a local write (and FLUSH/FUA durability). */
+    void awaitPeers(Group g, Position pos, boolean durable, long holdMillis) throws IOException {
+        for (PrimaryPair p : g.primaries) {
+            CopyMode m = modes.get(p.rec.mode());
+            if (m != null && !m.waitsForPeer()) {
+                continue;
+            }
+            long timeout = "suspend-io".equals(p.rec.policy()) ? Long.MAX_VALUE / 4 : holdMillis;
+            p.awaitJournaled(pos, timeout);
+            if (durable) {
+                p.awaitDurable(pos, timeout);
+            }
+        }
+    }
+
+    /** A paired volume grows only after every peer confirmed its target grew. */
+    void resizeTargets(Group g, VolumeSlot slot, long size) throws IOException {
+        for (PrimaryPair p : g.primaries) {
+            PeerLink l = link(p.peer);
+            if (l == null || !l.isConnected()) {
+                throw new IllegalStateException("volume " + slot.name + " is paired with " + p.peer
+                        + ", which is not connected: it must confirm the new size first");
+            }
+            try {
+                l.request(new Wire.Out(Wire.RESIZE, p.id, 16).putInt(slot.id).putLong(size).frame())
+                        .get(60, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IOException("peer " + p.peer + " did not grow its copy of " + slot.name + ": "
+                        + PrimaryPair.rootMessage(e), e);
+            }
+        }
+    }
+
+    // ---- PairService --------------------------------------------------------------------------
+
+    @Override
+    public synchronized PairInfo create(String groupName, String peer, String mode, String policy) throws IOException {
+        Group g = engine.groupMap().get(groupName);
+        if (g == null) {
+            throw new IllegalArgumentException("group " + groupName + " does not exist");
+        }
+        if (g.target != null) {
+            throw new IllegalStateException("group " + groupName + " is the target of pair " + g.target.id
+                    + "; a target cannot be a source");
+        }
+        if (!"sync".equals(mode) && !"async".equals(mode)) {
+            throw new IllegalArgumentException("mode '" + mode + "' is unknown: use sync or async");
+        }
+        String pol = policy == null || policy.isEmpty() ? "continue" : policy;
+        if (!"continue".equals(pol) && !"suspend-io".equals(pol)) {
+            throw new IllegalArgumentException("lost-peer policy '" + policy + "' is unknown: use continue or suspend-io");
+        }
+        Transport t = transport;
+        if (t == null) {
+            throw new IllegalStateException("the transport is not installed (feature doppel-transport)");
+        }
+        if (t.peer(peer).isEmpty()) {
+            throw new IllegalArgumentException("peer " + peer + " is unknown; add it with doppel:peer-add");
+        }
+        for (PairStore.PairRecord r : store.all()) {
+            if (r.group().equals(groupName) && r.peer().equals(peer)) {
+                throw new IllegalStateException("group " + groupName + " is already paired with " + peer);
+            }
+        }
+        if (g.journal == null || maps == null) {
+            throw new IllegalStateException("group " + groupName + " is not serving (or the difference-map service is absent)");
+        }
+        PairStore.PairRecord r = new PairStore.PairRecord(UUID.randomUUID().toString(), groupName, peer, true, mode, pol,
+                false, true, false, false, Position.ZERO);
+        store.add(r);
+        PrimaryPair p = new PrimaryPair(this, g, r);
+        p.start(g.journal);
+        primaries.put(r.id(), p);
+        pairsChanged(g);
+        LOG.info("Pair {} created: group {} to {} ({}, lost peer: {})", r.id(), groupName, peer, mode, pol);
+        return p.info();
+    }
+
+    private PrimaryPair primary(String group, String peer) {
+        for (PrimaryPair p : primaries.values()) {
+            if (p.group.name.equals(group) && p.peer.equals(peer)) {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException("group " + group + " has no pair with " + peer + " at this site"
+                + " (pairs are managed at their primary)");
+    }
+
+    @Override
+    public void suspend(String group, String peer) throws IOException {
+        PrimaryPair p = primary(group, peer);
+        p.lost("suspended by the operator");
+        p.rec = store.update(p.id, r -> r.withSuspended(true));
+        p.live = false;
+        pairsChanged(p.group);
+        p.poke();
+    }
+
+    @Override
+    public void resume(String group, String peer) throws IOException {
+        PrimaryPair p = primary(group, peer);
+        p.rec = store.update(p.id, r -> r.withSuspended(false));
+        p.poke();
+    }
+
+    @Override
+    public synchronized void delete(String group, String peer) throws IOException {
+        PrimaryPair p = primary(group, peer);
+        p.lost("pair deleted");
+        p.stop();
+        primaries.remove(p.id);
+        pairsChanged(p.group);
+        PeerLink l = link(peer);
+        if (l != null && l.isConnected()) {
+            try {
+                l.request(new Wire.Out(Wire.CLOSE, p.id, 0).frame()).get(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (Exception e) {
+                LOG.warn("Pair {}: {} did not confirm the deletion ({}); it keeps its copy as a target until told",
+                        p.id, peer, PrimaryPair.rootMessage(e));
+            }
+        }
+        Journal j = p.group.journal;
+        if (j != null) {
+            j.cursor(PrimaryPair.cursorName(p.id), null).remove();
+        }
+        maps().delete(p.id);
+        store.remove(p.id);
+        LOG.info("Pair {} deleted (group {} to {})", p.id, group, peer);
+    }
+
+    @Override
+    public List<PairInfo> pairs() {
+        List<PairInfo> out = new ArrayList<>();
+        primaries.values().forEach(p -> out.add(p.info()));
+        targets.values().forEach(t -> out.add(t.info()));
+        out.sort(Comparator.comparing(PairInfo::group).thenComparing(PairInfo::peer));
+        return out;
+    }
+
+    @Override
+    public Optional<PairInfo> pair(String group, String peer) {
+        return pairs().stream().filter(p -> p.group().equals(group) && p.peer().equals(peer)).findFirst();
+    }
+
+    /** Whether a volume belongs to a paired group (it cannot be deleted or added then). */
+    boolean paired(Group g) {
+        return g.primaries.length > 0 || g.target != null;
+    }
+}

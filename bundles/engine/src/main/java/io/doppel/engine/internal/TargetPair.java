@@ -1,0 +1,582 @@
+package io.doppel.engine.internal;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.OperatingSystemMXBean;
+import java.nio.ByteBuffer;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+
+import io.doppel.api.copy.ApplyObservation;
+import io.doppel.api.copy.CopyMode;
+import io.doppel.api.copy.PullObservation;
+import io.doppel.api.copy.PullPlan;
+import io.doppel.api.journal.Journal;
+import io.doppel.api.journal.JournalReader;
+import io.doppel.api.journal.JournalRecord;
+import io.doppel.api.journal.JournalStatus;
+import io.doppel.api.journal.Position;
+import io.doppel.api.journal.RecordKind;
+import io.doppel.api.pair.PairInfo;
+import io.doppel.api.transport.Frame;
+import io.doppel.api.transport.PeerLink;
+import io.doppel.api.volume.VolumeService;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The target end of a pair. Records arrive (pushed by the primary, or pulled here) with the
+ * primary's positions and go into this site's journal, with volume ids translated to this
+ * site's; an applier applies them to the volumes strictly in seq order, paced by the copy
+ * mode from this site's load. During a resync pass blocks arrive tagged with the primary's
+ * head when they were read: a block to which a newer record was already applied keeps it.
+ * The volumes are a consistent image once everything through the pass's end is applied.
+ */
+final class TargetPair {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TargetPair.class);
+    private static final OperatingSystemMXBean OS = ManagementFactory.getOperatingSystemMXBean();
+
+    final Replication repl;
+    final Group group;
+    final String id;
+    final String peer;
+    volatile PairStore.PairRecord rec;
+
+    /** Frames of this pair are handled one after another, in arrival order. */
+    private final ExecutorService serial;
+    private volatile boolean stopped;
+    private volatile Thread applier;
+    private volatile Thread puller;
+    private final Object applyWake = new Object();
+    /** Held while applying a batch, and by a rebase (which must not race the applier). */
+    private final ReentrantLock applyLock = new ReentrantLock();
+
+    /** Source volume id to this site's slot, from the last OPEN. */
+    private volatile Map<Integer, VolumeSlot> volumes = Map.of();
+    /** During a resync pass: the seq of the last record applied to each block ((volume << 32) | block). */
+    private Map<Long, Long> lastApplied;
+    private volatile String state = "waiting-for-primary";
+    private volatile String detail = "";
+    private volatile Instant since = Instant.now();
+    private volatile long pullDelay;
+    private volatile String pullReason = "";
+    private volatile long primaryUsed;
+    private volatile long primaryCapacity;
+    private volatile Position primaryHead = Position.ZERO;
+    private final PrimaryPair.Rate rate = new PrimaryPair.Rate();
+
+    TargetPair(Replication repl, Group group, PairStore.PairRecord rec) {
+        this.repl = repl;
+        this.group = group;
+        this.id = rec.id();
+        this.peer = rec.peer();
+        this.rec = rec;
+        this.serial = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "doppel-target-" + group.name);
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    void start() {
+        stopped = false;
+        Thread a = new Thread(this::applyLoop, "doppel-apply-" + group.name);
+        a.setDaemon(true);
+        applier = a;
+        a.start();
+        Thread p = new Thread(this::pullLoop, "doppel-pull-" + group.name);
+        p.setDaemon(true);
+        puller = p;
+        p.start();
+    }
+
+    void stop() {
+        stopped = true;
+        for (Thread t : new Thread[] {applier, puller}) {
+            if (t != null) {
+                t.interrupt();
+                try {
+                    t.join(10_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    void shutdown() {
+        stop();
+        serial.shutdownNow();
+    }
+
+    private void state(String s, String why) {
+        if (!s.equals(state) || !why.equals(detail)) {
+            state = s;
+            detail = why;
+            since = Instant.now();
+            LOG.info("Pair {} ({} from {}): {}{}", id, group.name, peer, s, why.isEmpty() ? "" : " (" + why + ")");
+        }
+    }
+
+    /** Runs a frame's work after the frames before it. */
+    CompletableFuture<Frame> inOrder(java.util.concurrent.Callable<Frame> work) {
+        CompletableFuture<Frame> f = new CompletableFuture<>();
+        serial.execute(() -> {
+            try {
+                f.complete(work.call());
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
+            }
+        });
+        return f;
+    }
+
+    private Journal journal() throws IOException {
+        Journal j = group.journal;
+        if (j == null) {
+            throw new IOException("group " + group.name + " is not attached");
+        }
+        return j;
+    }
+
+    Wire.Ack ack() throws IOException {
+        Journal j = journal();
+        return new Wire.Ack(j.head(), j.durable(), group.tracker.watermark(), rec.consistent(), rec.outdated());
+    }
+
+    // ---- OPEN ---------------------------------------------------------------------------------
+
+    /** Checks (or creates) the target volumes; answers with the journal head and whether it continues the primary's. */
+    Frame open(Wire.In in) throws IOException {
+        String mode = in.getString();
+        String policy = in.getString();
+        in.getString(); // the primary's site id (fork points come with failover)
+        boolean outdated = in.getBoolean();
+        int n = in.getInt();
+        Map<Integer, VolumeSlot> map = new HashMap<>();
+        for (int i = 0; i < n; i++) {
+            int sourceId = in.getInt();
+            String name = in.getString();
+            long size = in.getLong();
+            map.put(sourceId, repl.engine().targetVolume(group, name, size));
+        }
+        volumes = Map.copyOf(map);
+        if (!mode.equals(rec.mode()) || !policy.equals(rec.policy()) || outdated != rec.outdated()) {
+            rec = repl.store().update(id, r -> r.withMode(mode, policy).withOutdated(outdated));
+        }
+        state(rec.consistent() ? "connected" : "inconsistent", rec.consistent() ? "" : "waiting for a resync pass");
+        Wire.Ack a = ack();
+        boolean continues = rec.fullCopyDone();
+        return new Wire.Out(Wire.REPLY, id, 80).putPosition(a.journaled()).putPosition(a.durable())
+                .putPosition(a.applied()).putBoolean(a.consistent()).putBoolean(a.outdated()).putBoolean(continues)
+                .frame();
+    }
+
+    // ---- records ------------------------------------------------------------------------------
+
+    private JournalRecord translate(JournalRecord r) throws IOException {
+        if (!r.touchesBlocks() && r.kind() != RecordKind.RESIZE && r.volumeId() == 0) {
+            return r;
+        }
+        VolumeSlot s = volumes.get(r.volumeId());
+        if (s == null) {
+            if (r.kind() == RecordKind.MARKER || r.kind() == RecordKind.FLUSH) {
+                return new JournalRecord(group.id, r.position(), 0, r.offset(), r.length(), r.kind(), r.time(), r.data());
+            }
+            throw new IOException("record " + r.position() + " names source volume " + r.volumeId()
+                    + ", which is not paired with a volume here");
+        }
+        return new JournalRecord(group.id, r.position(), s.id, r.offset(), r.length(), r.kind(), r.time(), r.data());
+    }
+
+    /** Appends records with the primary's positions; records already held are skipped. */
+    void appendAll(List<JournalRecord> records) throws IOException {
+        Journal j = journal();
+        long bytes = 0;
+        for (JournalRecord r : records) {
+            if (!r.position().isAfter(j.head())) {
+                continue; // resent after a reconnect
+            }
+            JournalRecord local = translate(r);
+            repl.engine().gateEnter(null);
+            try {
+                j.appendReplicated(local);
+            } finally {
+                repl.engine().gateExit();
+            }
+            bytes += r.length();
+        }
+        rate.add(bytes);
+        synchronized (applyWake) {
+            applyWake.notifyAll();
+        }
+    }
+
+    Frame push(Wire.In in) throws IOException {
+        appendAll(in.getRecords(group.id));
+        return ack().frame(id);
+    }
+
+    Frame force(Wire.In in) throws IOException {
+        Position pos = in.getPosition();
+        Journal j = journal();
+        j.force(Position.min(pos, j.head()));
+        return ack().frame(id);
+    }
+
+    // ---- applying -----------------------------------------------------------------------------
+
+    private void applyLoop() {
+        while (!stopped) {
+            try {
+                Journal j = group.journal;
+                if (j == null || group.state != Group.State.SERVING) {
+                    sleepOrWake(100);
+                    continue;
+                }
+                Position head = j.head();
+                Position done = group.tracker.watermark();
+                if (!done.isBefore(head)) {
+                    checkConsistent(done);
+                    sleepOrWake(100);
+                    continue;
+                }
+                int budget = budget(j, head.seq() - done.seq());
+                if (budget <= 0) {
+                    sleepOrWake(5);
+                    continue;
+                }
+                applyBatch(j, done, head, budget);
+            } catch (InterruptedException e) {
+                if (stopped) {
+                    return;
+                }
+            } catch (Exception e) {
+                if (stopped) {
+                    return;
+                }
+                LOG.warn("Pair {}: applying records to {} failed; retrying: {}", id, group.name, e.getMessage());
+                try {
+                    sleepOrWake(1000);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private int budget(Journal j, long pending) {
+        CopyMode mode = repl.mode(rec.mode());
+        if (mode == null) {
+            return 1024;
+        }
+        JournalStatus st = j.status();
+        return mode.applyBudget(new ApplyObservation(pending, load(), st.capacityBytes() - st.usedBytes(),
+                st.capacityBytes()));
+    }
+
+    /** This site's processing load, 0 to 1 (load average over the available processors). */
+    static double load() {
+        double avg = OS.getSystemLoadAverage();
+        if (avg < 0) {
+            return 0;
+        }
+        return Math.min(1.0, avg / OS.getAvailableProcessors());
+    }
+
+    private void applyBatch(Journal j, Position after, Position head, int budget) throws Exception {
+        applyLock.lock();
+        repl.engine().gateEnter(null);
+        try {
+            if (!group.tracker.watermark().equals(after)) {
+                return; // a rebase moved the start
+            }
+            int n = 0;
+            try (JournalReader r = j.read(after, head)) {
+                for (JournalRecord rec = r.next(); rec != null && n < budget; rec = r.next()) {
+                    VolumeSlot slot = group.volumes.get(rec.volumeId());
+                    if (slot != null) {
+                        if (rec.touchesBlocks()) {
+                            slot.locks.lock(rec.offset(), rec.length());
+                            try {
+                                Engine.apply(rec, slot);
+                                noteApplied(rec);
+                            } finally {
+                                slot.locks.unlock(rec.offset(), rec.length());
+                            }
+                        } else {
+                            Engine.apply(rec, slot);
+                        }
+                    }
+                    group.tracker.complete(rec.position());
+                    n++;
+                }
+            }
+        } finally {
+            repl.engine().gateExit();
+            applyLock.unlock();
+        }
+    }
+
+    private void noteApplied(JournalRecord r) {
+        Map<Long, Long> m = lastApplied;
+        if (m == null) {
+            return;
+        }
+        long first = r.offset() / VolumeService.BLOCK_SIZE;
+        long last = (r.offset() + Math.max(1, r.length()) - 1) / VolumeService.BLOCK_SIZE;
+        synchronized (m) {
+            for (long b = first; b <= last; b++) {
+                m.put(((long) r.volumeId() << 32) | b, r.seq());
+            }
+        }
+    }
+
+    private void sleepOrWake(long millis) throws InterruptedException {
+        synchronized (applyWake) {
+            applyWake.wait(millis);
+        }
+    }
+
+    private void checkConsistent(Position done) {
+        Position end = rec.resyncEnd();
+        if (!rec.consistent() && rec.fullCopyDone() && !end.equals(Position.ZERO) && !done.isBefore(end)) {
+            try {
+                repl.engine().checkpointGroup(group);
+                rec = repl.store().update(id, r -> r.withConsistent(true, Position.ZERO));
+                lastApplied = null;
+                repl.engine().dropResyncSnapshots(group, snapshotName());
+                state("consistent", "");
+                LOG.info("Pair {}: {} is consistent again at {}", id, group.name, done);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("Pair {}: recording consistency failed: {}", id, e.getMessage());
+            }
+        }
+    }
+
+    String snapshotName() {
+        return "resync-" + id;
+    }
+
+    // ---- resync -------------------------------------------------------------------------------
+
+    Frame resyncBegin(Wire.In in) throws Exception {
+        Position start = in.getPosition();
+        boolean rebase = in.getBoolean();
+        long blocks = in.getLong();
+        if (rec.consistent()) {
+            // Keep the last consistent image until the pass makes the volumes consistent again.
+            repl.engine().resyncSnapshots(group, snapshotName());
+        }
+        rec = repl.store().update(id, r -> r.withConsistent(false, Position.ZERO));
+        lastApplied = new HashMap<>();
+        if (rebase) {
+            rebaseTo(start);
+            rec = repl.store().update(id, PairStore.PairRecord::withFullCopyDone);
+        }
+        state("resyncing", blocks + " blocks to receive");
+        return ack().frame(id);
+    }
+
+    /** Applies everything held, checkpoints, and restarts the journal at the primary's position. */
+    private void rebaseTo(Position start) throws Exception {
+        Journal j = journal();
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+        while (group.tracker.watermark().isBefore(j.head())) {
+            synchronized (applyWake) {
+                applyWake.notifyAll();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IOException("records before " + j.head() + " were not applied in time for a resync");
+            }
+            Thread.sleep(5);
+        }
+        applyLock.lock();
+        try {
+            repl.engine().checkpointGroup(group);
+            j.rebase(start);
+            group.tracker = new AppliedTracker(start);
+        } finally {
+            applyLock.unlock();
+        }
+        LOG.info("Pair {}: {} restarts its journal at the primary's {}", id, group.name, start);
+    }
+
+    Frame resyncData(Wire.In in) throws IOException {
+        long bytes = 0;
+        while (in.hasMore()) {
+            int sourceId = in.getInt();
+            long first = in.getLong();
+            int count = in.getInt();
+            Position tag = in.getPosition();
+            boolean zero = in.getBoolean();
+            ByteBuffer data = zero ? null : in.getBytes();
+            VolumeSlot slot = volumes.get(sourceId);
+            if (slot == null) {
+                throw new IOException("resync data for source volume " + sourceId + ", which is not paired here");
+            }
+            writeBlocks(slot, first, count, tag, data);
+            bytes += (long) count * VolumeService.BLOCK_SIZE;
+        }
+        rate.add(bytes);
+        return ack().frame(id);
+    }
+
+    /** Writes resync blocks, skipping each block to which a record newer than the tag was applied. */
+    private void writeBlocks(VolumeSlot slot, long first, int count, Position tag, ByteBuffer data) throws IOException {
+        long offset = first * VolumeService.BLOCK_SIZE;
+        int len = count * VolumeService.BLOCK_SIZE;
+        repl.engine().gateEnter(slot);
+        try {
+            slot.locks.lock(offset, len);
+            try {
+                Map<Long, Long> m = lastApplied;
+                for (int i = 0; i < count; i++) {
+                    long block = first + i;
+                    if (m != null) {
+                        Long seq;
+                        synchronized (m) {
+                            seq = m.get(((long) slot.id << 32) | block);
+                        }
+                        if (seq != null && seq > tag.seq()) {
+                            continue; // a newer record already reached this block
+                        }
+                    }
+                    long off = block * VolumeService.BLOCK_SIZE;
+                    if (data == null) {
+                        slot.volume.writeZeroes(off, VolumeService.BLOCK_SIZE);
+                    } else {
+                        ByteBuffer b = data.duplicate();
+                        b.position(i * VolumeService.BLOCK_SIZE).limit((i + 1) * VolumeService.BLOCK_SIZE);
+                        slot.volume.write(b, off);
+                    }
+                }
+            } finally {
+                slot.locks.unlock(offset, len);
+            }
+        } finally {
+            repl.engine().gateExit();
+        }
+    }
+
+    Frame resyncEnd(Wire.In in) throws IOException {
+        Position end = in.getPosition();
+        repl.engine().checkpointGroup(group); // the copied blocks are durable before the primary forgets them
+        rec = repl.store().update(id, r -> r.withConsistent(false, end));
+        state("resyncing", "consistent once records through " + end + " are applied");
+        synchronized (applyWake) {
+            applyWake.notifyAll();
+        }
+        return ack().frame(id);
+    }
+
+    Frame outdated(Wire.In in) throws IOException {
+        boolean v = in.getBoolean();
+        rec = repl.store().update(id, r -> r.withOutdated(v));
+        LOG.info("Pair {}: the primary {} this site Outdated", id, v ? "marked" : "cleared");
+        return ack().frame(id);
+    }
+
+    Frame resize(Wire.In in) throws IOException {
+        int sourceId = in.getInt();
+        long size = in.getLong();
+        VolumeSlot slot = volumes.get(sourceId);
+        if (slot == null) {
+            throw new IOException("no target volume for source volume " + sourceId);
+        }
+        repl.engine().growTarget(slot, size);
+        return ack().frame(id);
+    }
+
+    // ---- pulling ------------------------------------------------------------------------------
+
+    private void pullLoop() {
+        long delay = 10;
+        Wire.Records last = null;
+        long lastMicros = 0;
+        while (!stopped) {
+            try {
+                CopyMode mode = repl.mode(rec.mode());
+                PeerLink l = repl.link(peer);
+                if (mode == null || mode.transfer() != CopyMode.Transfer.PULL || rec.suspended() || l == null
+                        || !l.isConnected() || !rec.fullCopyDone() || group.journal == null) {
+                    Thread.sleep(100);
+                    continue;
+                }
+                Journal j = journal();
+                JournalStatus st = j.status();
+                PullPlan plan = mode.planPull(new PullObservation(last == null ? 0 : last.records().size(),
+                        last == null ? 0 : last.records().stream().mapToLong(JournalRecord::length).sum(),
+                        last != null && last.more(), lastMicros, delay, rate.perSecond(),
+                        st.capacityBytes() - st.usedBytes(), st.capacityBytes(), load(), primaryUsed, primaryCapacity));
+                pullDelay = plan.delayMillis();
+                pullReason = plan.reason();
+                if (plan.delayMillis() > 0) {
+                    Thread.sleep(plan.delayMillis());
+                }
+                delay = plan.delayMillis();
+                long t0 = System.nanoTime();
+                Frame f = new Wire.Out(Wire.PULL, id, 64).putPosition(j.head()).putLong(plan.maxBytes())
+                        .putPosition(j.durable()).putPosition(group.tracker.watermark()).frame();
+                Wire.Records r = Wire.readRecords(l.request(f).get(60, TimeUnit.SECONDS), group.id);
+                lastMicros = (System.nanoTime() - t0) / 1000;
+                primaryUsed = r.journalUsed();
+                primaryCapacity = r.journalCapacity();
+                primaryHead = r.head();
+                if (r.gap()) {
+                    state("waiting-for-resync", "records after " + j.head() + " were folded at the primary");
+                    Thread.sleep(200);
+                    last = null;
+                    continue;
+                }
+                if (!r.records().isEmpty()) {
+                    inOrder(() -> {
+                        appendAll(r.records());
+                        return null;
+                    }).get(60, TimeUnit.SECONDS);
+                }
+                if (rec.consistent() && !"replicating".equals(state)) {
+                    state("replicating", "");
+                }
+                last = r;
+            } catch (InterruptedException e) {
+                if (stopped) {
+                    return;
+                }
+            } catch (Exception e) {
+                if (stopped) {
+                    return;
+                }
+                state("disconnected", PrimaryPair.rootMessage(e));
+                try {
+                    Thread.sleep(500);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+            }
+        }
+    }
+
+    // ---- status -------------------------------------------------------------------------------
+
+    PairInfo info() {
+        Journal j = group.journal;
+        Position head = j == null ? Position.ZERO : j.head();
+        Position durable = j == null ? Position.ZERO : j.durable();
+        Position applied = group.tracker.watermark();
+        Position ph = Position.max(primaryHead, head);
+        long lag = Math.max(0, ph.seq() - head.seq());
+        return new PairInfo(id, group.name, peer, "secondary", rec.mode(), rec.policy(), state, detail, rec.outdated(),
+                rec.consistent(), ph, head, head, durable, applied, lag, lag * 4096, 0, rate.perSecond(), 0, 0, 0,
+                pullDelay, pullReason, since);
+    }
+}

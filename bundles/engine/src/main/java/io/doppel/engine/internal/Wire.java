@@ -1,0 +1,287 @@
+package io.doppel.engine.internal;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.doppel.api.journal.JournalRecord;
+import io.doppel.api.journal.Position;
+import io.doppel.api.journal.RecordKind;
+import io.doppel.api.transport.Frame;
+
+/**
+ * The replication protocol between a pair's primary and secondary, carried in transport
+ * frames (which add the version, length and CRC32C). Every message starts with the protocol
+ * version and the pair id; a message of another version is refused naming both.
+ *
+ * <pre>
+ * OPEN        p→s  pair setup: group, mode, volumes; reply: the secondary's journal head, flags
+ * PUSH        p→s  records in seq order (pushed modes); reply: ACK
+ * FORCE       p→s  make the journal durable through a position; reply: ACK
+ * PULL        s→p  records after a position (pulled modes); reply: RECORDS or GAP
+ * RESYNC_BEGIN p→s the secondary rebases its journal to the stream's start; reply: ACK
+ * RESYNC_DATA p→s  blocks tagged with the primary's head when read; reply: ACK
+ * RESYNC_END  p→s  the pass ended at a position; reply: ACK (volumes forced)
+ * OUTDATED    p→s  the secondary lacks acknowledged writes (or no longer does)
+ * CLOSE       p→s  the pair is deleted
+ * RESIZE      p→s  grow a target volume before the source grows
+ * </pre>
+ */
+final class Wire {
+
+    static final int VERSION = 1;
+
+    static final int OPEN = 100;
+    static final int PUSH = 101;
+    static final int FORCE = 102;
+    static final int PULL = 103;
+    static final int RESYNC_BEGIN = 104;
+    static final int RESYNC_DATA = 105;
+    static final int RESYNC_END = 106;
+    static final int OUTDATED = 107;
+    static final int CLOSE = 108;
+    static final int RESIZE = 109;
+    static final int REPLY = 150;
+
+    static final int[] TYPES = {OPEN, PUSH, FORCE, PULL, RESYNC_BEGIN, RESYNC_DATA, RESYNC_END, OUTDATED, CLOSE, RESIZE};
+
+    /** Fixed part of an encoded record: epoch, seq, volume, offset, length, kind, time, data length. */
+    private static final int RECORD_HEADER = 8 + 8 + 4 + 8 + 8 + 2 + 8 + 4;
+
+    private Wire() {
+    }
+
+    // ---- building ------------------------------------------------------------------------
+
+    /** A growable buffer for one message. */
+    static final class Out {
+        private ByteBuffer b;
+
+        Out(int type, String pairId, int sizeHint) {
+            b = ByteBuffer.allocate(Math.max(64, sizeHint + 64 + pairId.length() * 3));
+            this.type = type;
+            putShort(VERSION);
+            putString(pairId);
+        }
+
+        private final int type;
+
+        private void ensure(int n) {
+            if (b.remaining() < n) {
+                ByteBuffer bigger = ByteBuffer.allocate(Math.max(b.capacity() * 2, b.position() + n + 64));
+                b.flip();
+                bigger.put(b);
+                b = bigger;
+            }
+        }
+
+        Out putShort(int v) {
+            ensure(2);
+            b.putShort((short) v);
+            return this;
+        }
+
+        Out putInt(int v) {
+            ensure(4);
+            b.putInt(v);
+            return this;
+        }
+
+        Out putLong(long v) {
+            ensure(8);
+            b.putLong(v);
+            return this;
+        }
+
+        Out putBoolean(boolean v) {
+            ensure(1);
+            b.put((byte) (v ? 1 : 0));
+            return this;
+        }
+
+        Out putPosition(Position p) {
+            return putLong(p.epoch()).putLong(p.seq());
+        }
+
+        Out putString(String s) {
+            byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+            putInt(bytes.length);
+            ensure(bytes.length);
+            b.put(bytes);
+            return this;
+        }
+
+        Out putBytes(ByteBuffer data) {
+            ByteBuffer d = data.duplicate();
+            putInt(d.remaining());
+            ensure(d.remaining());
+            b.put(d);
+            return this;
+        }
+
+        Out putRecord(JournalRecord r) {
+            ByteBuffer d = r.data().duplicate();
+            ensure(RECORD_HEADER + d.remaining());
+            b.putLong(r.position().epoch()).putLong(r.position().seq()).putInt(r.volumeId()).putLong(r.offset())
+                    .putLong(r.length()).putShort((short) r.kind().code()).putLong(r.time()).putInt(d.remaining());
+            b.put(d);
+            return this;
+        }
+
+        Out putRecord(Position pos, RecordKind kind, int volumeId, long offset, long length, long time, ByteBuffer data) {
+            ByteBuffer d = data == null ? ByteBuffer.allocate(0) : data.duplicate();
+            ensure(RECORD_HEADER + d.remaining());
+            b.putLong(pos.epoch()).putLong(pos.seq()).putInt(volumeId).putLong(offset).putLong(length)
+                    .putShort((short) kind.code()).putLong(time).putInt(d.remaining());
+            b.put(d);
+            return this;
+        }
+
+        Frame frame() {
+            ByteBuffer p = b.duplicate();
+            p.flip();
+            return new Frame(type, p);
+        }
+    }
+
+    static int recordBytes(JournalRecord r) {
+        return RECORD_HEADER + r.data().remaining();
+    }
+
+    // ---- reading -------------------------------------------------------------------------
+
+    /** A message being read; {@link #pairId} is read first. */
+    static final class In {
+        final ByteBuffer b;
+        final String pairId;
+
+        In(Frame f) {
+            this.b = f.payload().duplicate();
+            int v = b.getShort() & 0xffff;
+            if (v != VERSION) {
+                throw new IllegalArgumentException("replication protocol version " + v
+                        + " is not supported; this site speaks version " + VERSION);
+            }
+            this.pairId = getString();
+        }
+
+        int getInt() {
+            return b.getInt();
+        }
+
+        long getLong() {
+            return b.getLong();
+        }
+
+        boolean getBoolean() {
+            return b.get() != 0;
+        }
+
+        Position getPosition() {
+            return new Position(b.getLong(), b.getLong());
+        }
+
+        String getString() {
+            int n = b.getInt();
+            if (n < 0 || n > b.remaining()) {
+                throw new IllegalArgumentException("garbled message: string of " + n + " bytes");
+            }
+            byte[] bytes = new byte[n];
+            b.get(bytes);
+            return new String(bytes, StandardCharsets.UTF_8);
+        }
+
+        ByteBuffer getBytes() {
+            int n = b.getInt();
+            if (n < 0 || n > b.remaining()) {
+                throw new IllegalArgumentException("garbled message: " + n + " bytes of data");
+            }
+            ByteBuffer d = b.slice();
+            d.limit(n);
+            b.position(b.position() + n);
+            return d;
+        }
+
+        JournalRecord getRecord(int groupId) {
+            Position pos = getPosition();
+            int vol = b.getInt();
+            long offset = b.getLong();
+            long length = b.getLong();
+            RecordKind kind = RecordKind.ofCode(b.getShort());
+            long time = b.getLong();
+            int n = b.getInt();
+            if (n < 0 || n > b.remaining()) {
+                throw new IllegalArgumentException("garbled message: record " + pos + " with " + n + " bytes of data");
+            }
+            ByteBuffer d = b.slice();
+            d.limit(n);
+            b.position(b.position() + n);
+            return new JournalRecord(groupId, pos, vol, offset, length, kind, time, d);
+        }
+
+        List<JournalRecord> getRecords(int groupId) {
+            int n = b.getInt();
+            List<JournalRecord> out = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                out.add(getRecord(groupId));
+            }
+            return out;
+        }
+
+        boolean hasMore() {
+            return b.hasRemaining();
+        }
+    }
+
+    // ---- messages ------------------------------------------------------------------------
+
+    /** A volume in OPEN: the source's id, its name and size. */
+    record VolumeSpec(int sourceId, String name, long size) {
+    }
+
+    /** The secondary's answer to OPEN and to every record-carrying request. */
+    record Ack(Position journaled, Position durable, Position applied, boolean consistent, boolean outdated) {
+
+        Frame frame(String pairId) {
+            return new Out(REPLY, pairId, 64).putPosition(journaled).putPosition(durable).putPosition(applied)
+                    .putBoolean(consistent).putBoolean(outdated).frame();
+        }
+
+        static Ack read(Frame f) {
+            In in = new In(f);
+            return new Ack(in.getPosition(), in.getPosition(), in.getPosition(), in.getBoolean(), in.getBoolean());
+        }
+    }
+
+    /** What a PULL returns. */
+    record Records(List<JournalRecord> records, boolean gap, Position retainedStart, Position head, boolean more,
+                   long journalUsed, long journalCapacity) {
+    }
+
+    static Frame records(String pairId, List<JournalRecord> records, int bytes, boolean gap, Position retainedStart,
+                         Position head, boolean more, long used, long capacity) {
+        Out o = new Out(REPLY, pairId, bytes + 128).putBoolean(gap).putPosition(retainedStart).putPosition(head)
+                .putBoolean(more).putLong(used).putLong(capacity).putInt(records.size());
+        for (JournalRecord r : records) {
+            o.putRecord(r);
+        }
+        return o.frame();
+    }
+
+    static Records readRecords(Frame f, int groupId) {
+        In in = new In(f);
+        boolean gap = in.getBoolean();
+        Position retained = in.getPosition();
+        Position head = in.getPosition();
+        boolean more = in.getBoolean();
+        long used = in.getLong();
+        long cap = in.getLong();
+        return new Records(in.getRecords(groupId), gap, retained, head, more, used, cap);
+    }
+
+    /** An empty reply. */
+    static Frame ok(String pairId) {
+        return new Out(REPLY, pairId, 0).frame();
+    }
+}

@@ -1,0 +1,111 @@
+package io.doppel.engine.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+
+import io.doppel.api.device.BlockDevice;
+import io.doppel.api.journal.Position;
+import io.doppel.api.pair.PairInfo;
+import io.doppel.bitmap.internal.DifferenceMapStore;
+import io.doppel.copyasync.internal.AsyncCopyMode;
+import io.doppel.copysync.internal.SyncCopyMode;
+import io.doppel.journal.internal.JournalManager;
+import io.doppel.journal.internal.JournalSettings;
+import io.doppel.testkit.SimulatedStorage;
+import io.doppel.volume.internal.VolumeManager;
+
+import org.awaitility.Awaitility;
+
+/**
+ * A whole site in the test JVM: engine, replication, the real volume, journal and map
+ * implementations over its own simulated storage, and the copy modes, on a loopback network.
+ */
+final class ReplicationSite implements AutoCloseable {
+
+    static final Path ROOT = Path.of("/doppel");
+
+    final String name;
+    final SimulatedStorage storage;
+    final LoopbackNet net;
+    final JournalSettings journalSettings;
+    final long volumeSize;
+    ScheduledExecutorService executor;
+    Engine engine;
+    Replication repl;
+    VolumeManager volumes;
+    JournalManager journals;
+
+    ReplicationSite(String name, LoopbackNet net, SimulatedStorage storage, JournalSettings js, long volumeSize) {
+        this.name = name;
+        this.net = net;
+        this.storage = storage;
+        this.journalSettings = js;
+        this.volumeSize = volumeSize;
+    }
+
+    /** Starts (or restarts, on the same storage) the site. */
+    ReplicationSite start() throws IOException {
+        executor = Executors.newScheduledThreadPool(2);
+        engine = new Engine(storage, new EngineSettings(ROOT, 10_000, 3_600_000, "default", "vol0", volumeSize), executor);
+        repl = engine.replication(new PairStore(storage, ROOT));
+        repl.transport(net.site(name, repl::handle, repl::linkChanged));
+        repl.modeAdded(new SyncCopyMode());
+        repl.modeAdded(new AsyncCopyMode());
+        volumes = new VolumeManager(storage, ROOT.resolve("volumes"), List.of(ROOT.resolve("volumes")), List::of,
+                Clock.systemUTC());
+        journals = new JournalManager(storage, ROOT.resolve("journals"), journalSettings, executor);
+        engine.volumeService(volumes);
+        engine.journalService(journals);
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> engine.gate().isOpen());
+        repl.maps(new DifferenceMapStore(storage, ROOT.resolve("maps")));
+        return this;
+    }
+
+    BlockDevice device() throws IOException {
+        return engine.open("vol0", false);
+    }
+
+    byte[] image() throws IOException {
+        try (BlockDevice d = engine.open("vol0", true)) {
+            ByteBuffer b = ByteBuffer.allocate((int) d.size());
+            d.read(0, b);
+            return b.array();
+        }
+    }
+
+    Group group() {
+        return engine.groupMap().get("default");
+    }
+
+    Position head() {
+        return group().journal.head();
+    }
+
+    PairInfo pair(String peer) {
+        return repl.pair("default", peer).orElseThrow();
+    }
+
+    /** Waits until this site (a secondary) applied everything up to {@code head}. */
+    void awaitApplied(Position head) {
+        Awaitility.await().atMost(Duration.ofSeconds(60))
+                .until(() -> !group().tracker.watermark().isBefore(head) && group().journal.head().compareTo(head) >= 0);
+    }
+
+    @Override
+    public void close() {
+        engine.close();
+        executor.shutdownNow();
+    }
+
+    /** Drops everything without closing, as SIGKILL would (the storage keeps what was written). */
+    void kill() {
+        repl.close();
+        executor.shutdownNow();
+    }
+}

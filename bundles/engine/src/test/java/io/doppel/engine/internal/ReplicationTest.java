@@ -1,0 +1,189 @@
+package io.doppel.engine.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Random;
+import java.util.Set;
+
+import io.doppel.api.device.BlockDevice;
+import io.doppel.api.journal.Position;
+import io.doppel.journal.internal.JournalSettings;
+import io.doppel.testkit.SimulatedStorage;
+
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Two sites in one JVM over a loopback network: pairs, modes, cuts, overflow, crashes. */
+class ReplicationTest {
+
+    private static final long VOL = 4 << 20;
+    private static final JournalSettings JOURNAL = EngineFixture.journalSettings(2L << 20, 16L << 20);
+
+    private final LoopbackNet net = new LoopbackNet();
+    private ReplicationSite a;
+    private ReplicationSite b;
+
+    @AfterEach
+    void tearDown() {
+        for (ReplicationSite s : new ReplicationSite[] {a, b}) {
+            if (s != null) {
+                try {
+                    s.close();
+                } catch (RuntimeException e) {
+                    // best effort
+                }
+            }
+        }
+        net.close();
+    }
+
+    private void startBoth(JournalSettings js) throws Exception {
+        a = new ReplicationSite("A", net, new SimulatedStorage(), js, VOL).start();
+        b = new ReplicationSite("B", net, new SimulatedStorage(), js, VOL).start();
+    }
+
+    private static void awaitState(ReplicationSite s, String peer, String state) {
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> state.equals(s.pair(peer).state()));
+    }
+
+    /** Random 4 KiB writes; returns the blocks written. */
+    private static Set<Long> write(BlockDevice d, Random rnd, int count, boolean someFua) throws Exception {
+        Set<Long> blocks = new HashSet<>();
+        for (int i = 0; i < count; i++) {
+            long block = rnd.nextInt((int) (VOL / 4096));
+            byte[] data = new byte[4096];
+            rnd.nextBytes(data);
+            d.write(block * 4096, ByteBuffer.wrap(data), someFua && rnd.nextInt(8) == 0);
+            blocks.add(block);
+        }
+        return blocks;
+    }
+
+    @Test
+    void aSyncPairHasEveryWriteInThePeersJournalBeforeItIsAcknowledged() throws Exception {
+        startBoth(JOURNAL);
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(1), 50, false); // data before the pair: the initial copy carries it
+        }
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        Random rnd = new Random(2);
+        try (BlockDevice d = a.device()) {
+            assertThat(d.fastWrites()).as("a sync group's writes wait for the peer").isFalse();
+            for (int i = 0; i < 300; i++) {
+                byte[] data = new byte[1 + rnd.nextInt(9000)];
+                rnd.nextBytes(data);
+                d.write(rnd.nextInt((int) VOL - data.length), ByteBuffer.wrap(data), rnd.nextInt(5) == 0);
+                assertThat(b.head()).as("write %d acknowledged before the peer journaled it", i).isEqualTo(a.head());
+            }
+            d.flush();
+            assertThat(b.group().journal.durable()).isEqualTo(a.head());
+        }
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+        assertThat(b.pair("A").consistent()).isTrue();
+        // Hosts may not write to the copy.
+        try (BlockDevice d = b.device()) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> d.write(0, ByteBuffer.allocate(4096), false))
+                    .hasMessageContaining("is a replica");
+        }
+    }
+
+    @Test
+    void anAsyncPairPullsAndConverges() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        try (BlockDevice d = a.device()) {
+            assertThat(d.fastWrites()).isTrue();
+            write(d, new Random(3), 500, true);
+            d.trim(0, 8192, false);
+            d.writeZeroes(65536, 4096 * 3, false);
+        }
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void aCutSyncLinkMarksThePeerOutdatedAndHealsWithoutAFullCopy() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(4), 50, false);
+            net.cut("A", "B");
+            // The first write the peer lacks is acknowledged only after Outdated is on disk.
+            write(d, new Random(5), 1, false);
+            assertThat(a.pair("B").outdated()).isTrue();
+            PairStore onDisk = new PairStore(a.storage, ReplicationSite.ROOT);
+            onDisk.load();
+            assertThat(onDisk.all().get(0).outdated()).as("Outdated is on disk").isTrue();
+            Set<Long> dirty = write(d, new Random(6), 100, false);
+            net.resetBytes();
+            net.heal("A", "B");
+            awaitState(a, "B", "in-sync");
+            assertThat(a.pair("B").outdated()).isFalse();
+            long sent = net.bytes("A", "B");
+            assertThat(sent).as("catch-up sends what B lacks, not the volume")
+                    .isLessThan((long) (dirty.size() + 10) * 4096 * 2);
+        }
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void anAsyncPeerCutLongEnoughToOverflowTheJournalCatchesUpFromItsMap() throws Exception {
+        startBoth(EngineFixture.journalSettings(2L << 20, 4L << 20));
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        b.awaitApplied(a.head());
+        net.cut("A", "B");
+        Set<Long> dirty = new HashSet<>();
+        try (BlockDevice d = a.device()) {
+            Random rnd = new Random(7);
+            // Far more than the 4 MiB journal holds, over a few hundred distinct blocks.
+            for (int i = 0; i < 3000; i++) {
+                long block = rnd.nextInt(300);
+                byte[] data = new byte[4096];
+                rnd.nextBytes(data);
+                d.write(block * 4096, ByteBuffer.wrap(data), false);
+                dirty.add(block);
+            }
+        }
+        assertThat(a.pair("B").mapBlocks()).as("records B lacked were folded into its map").isPositive();
+        net.resetBytes();
+        net.heal("A", "B");
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> a.pair("B").mapBlocks() == 0
+                && !b.group().tracker.watermark().isBefore(a.head()) && b.pair("A").consistent());
+        assertThat(b.image()).isEqualTo(a.image());
+        long sent = net.bytes("A", "B");
+        long dirtyBytes = dirty.size() * 4096L;
+        assertThat(sent).as("bytes sent (%d) against distinct dirty blocks (%d bytes)", sent, dirtyBytes)
+                .isLessThan((long) (dirtyBytes * 1.10) + (64 << 10));
+    }
+
+    @Test
+    void aKilledSyncPrimaryLosesNoAcknowledgedWriteAndResyncsAfterRestart() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        Position acked;
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(8), 200, true);
+            acked = a.head();
+        }
+        assertThat(b.head()).isEqualTo(acked);
+        byte[] beforeKill = a.image();
+        a.kill();
+        b.awaitApplied(acked);
+        assertThat(b.image()).as("every acknowledged write is on the secondary").isEqualTo(beforeKill);
+        a = new ReplicationSite("A", net, a.storage, JOURNAL, VOL).start();
+        awaitState(a, "B", "in-sync");
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+}
