@@ -1,5 +1,7 @@
 package io.doppel.copyasync.internal;
 
+import java.util.Objects;
+
 import io.doppel.api.copy.ApplyObservation;
 import io.doppel.api.copy.CopyMode;
 import io.doppel.api.copy.PullObservation;
@@ -19,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * records after its position at an interval, and applies them to its volumes at a pace set by
  * its own load. The interval is fixed here (the adaptive controller replaces {@link #planPull}).
  */
-@Component(service = CopyMode.class, property = CopyMode.NAME + "=async", configurationPid = "io.doppel.copy.async")
+@Component(service = CopyMode.class, property = CopyMode.NAME + "=async", configurationPid = AsyncSettings.PID)
 @Designate(ocd = AsyncCopyMode.Config.class)
 public final class AsyncCopyMode implements CopyMode {
 
@@ -27,44 +29,44 @@ public final class AsyncCopyMode implements CopyMode {
 
     @ObjectClassDefinition(name = "Doppel asynchronous copy")
     @interface Config {
-        @AttributeDefinition(description = "Milliseconds between pulls when the last pull emptied the primary's backlog")
+        @AttributeDefinition(description = "Milliseconds between pulls when the last pull emptied the primary's backlog (1 to 60000)")
         long pullIntervalMillis() default 20;
 
-        @AttributeDefinition(description = "Most record bytes per pull")
+        @AttributeDefinition(description = "Most record bytes per pull (65536 to 268435456)")
         long pullBytes() default 4L << 20;
 
-        @AttributeDefinition(description = "Load (0 to 1) above which the secondary applies records slowly")
+        @AttributeDefinition(description = "Load (above 0, at most 1) from which the secondary applies records slowly")
         double busyLoad() default 0.9;
     }
 
-    /** Records applied per round when the secondary is busy, and when it is not. */
+    /** Records applied per round when the secondary is busy, and when it is not; never 0, so applying always goes on. */
     static final int BUSY_BATCH = 16;
     static final int IDLE_BATCH = 2048;
 
-    private volatile long interval = 20;
-    private volatile long pullBytes = 4L << 20;
-    private volatile double busyLoad = 0.9;
+    private volatile AsyncSettings settings;
+
+    public AsyncCopyMode() {
+        this(AsyncSettings.DEFAULTS);
+    }
+
+    AsyncCopyMode(AsyncSettings settings) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+    }
 
     @Activate
     @Modified
     void configure(Config c) {
-        interval = checked("pullIntervalMillis", c.pullIntervalMillis(), 1, 60_000, interval);
-        pullBytes = checked("pullBytes", c.pullBytes(), 64 << 10, 256L << 20, pullBytes);
-        if (c.busyLoad() > 0 && c.busyLoad() <= 1) {
-            busyLoad = c.busyLoad();
-        } else {
-            LOG.error("Configuration io.doppel.copy.async: busyLoad = {} must be above 0 and at most 1; keeping {}",
-                    c.busyLoad(), busyLoad);
+        AsyncSettings.Outcome o = AsyncSettings.resolve(c::pullIntervalMillis, c::pullBytes, c::busyLoad, settings);
+        for (String e : o.errors()) {
+            LOG.error("{}", e);
         }
+        settings = o.settings();
+        LOG.info("Asynchronous copy: pulls every {} ms while the primary has no more records, at most {} bytes each; "
+                + "applies small batches from load {}", o.settings().pullIntervalMillis(), o.settings().pullBytes(), o.settings().busyLoad());
     }
 
-    private static long checked(String key, long v, long min, long max, long previous) {
-        if (v < min || v > max) {
-            LOG.error("Configuration io.doppel.copy.async: {} = {} must be between {} and {}; keeping {}", key, v, min,
-                    max, previous);
-            return previous;
-        }
-        return v;
+    AsyncSettings settings() {
+        return settings;
     }
 
     @Override
@@ -84,14 +86,15 @@ public final class AsyncCopyMode implements CopyMode {
 
     @Override
     public PullPlan planPull(PullObservation last) {
+        AsyncSettings s = settings;
         if (last.moreAvailable()) {
-            return new PullPlan(0, pullBytes, "the primary holds more records");
+            return new PullPlan(0, s.pullBytes(), "the primary holds more records");
         }
-        return new PullPlan(interval, pullBytes, "fixed interval");
+        return new PullPlan(s.pullIntervalMillis(), s.pullBytes(), "fixed interval");
     }
 
     @Override
     public int applyBudget(ApplyObservation now) {
-        return now.load() >= busyLoad ? BUSY_BATCH : IDLE_BATCH;
+        return now.load() >= settings.busyLoad() ? BUSY_BATCH : IDLE_BATCH;
     }
 }

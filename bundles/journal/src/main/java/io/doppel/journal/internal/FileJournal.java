@@ -1254,7 +1254,7 @@ public final class FileJournal implements Journal {
                                     + c.name + "' at " + at + " still needs the records up to the head " + oldHead + " (checkpoint " + cp + ")");
                         }
                     }
-                    // M3
+                    dropSparesAbove(newHead.seq());
 
                     long newEpoch = Math.max(epoch, newHead.epoch());
                     List<EpochEntry> hist = history;
