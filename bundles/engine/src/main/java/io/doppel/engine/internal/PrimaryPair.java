@@ -71,6 +71,8 @@ final class PrimaryPair {
     private Position journaled = Position.ZERO;
     private Position durable = Position.ZERO;
     private Position applied = Position.ZERO;
+    private static final long REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private long lastRefresh;
     private volatile Position sent = Position.ZERO;
     private final AtomicLong inflightBytes = new AtomicLong();
 
@@ -291,6 +293,9 @@ final class PrimaryPair {
                 inSync(l);
             } else if (!mode.waitsForPeer() && map.blocks() == 0) {
                 state("replicating", "");
+            }
+            if (mode.transfer() == CopyMode.Transfer.PUSH && live) {
+                refreshPeer();
             }
             waitForChange(200);
         }
@@ -615,6 +620,38 @@ final class PrimaryPair {
         }
     }
 
+    /**
+     * A pushed stream learns the peer's positions only from its answers; when the hosts go quiet
+     * the last answers are stale. Once a second, a FORCE of what was sent makes the peer's journal
+     * durable (so this journal's cursor moves and releases records) and brings its applied position.
+     */
+    private void refreshPeer() throws IOException {
+        long now = System.nanoTime();
+        if (now - lastRefresh < REFRESH_NANOS) {
+            return;
+        }
+        Position s = sent;
+        synchronized (acks) {
+            if (!durable.isBefore(s) && !applied.isBefore(s)) {
+                return;
+            }
+        }
+        lastRefresh = now;
+        PeerLink l = link;
+        if (l == null) {
+            return;
+        }
+        try {
+            Frame r = l.request(new Wire.Out(Wire.FORCE, id, 16).putPosition(s).frame()).get(30, TimeUnit.SECONDS);
+            updateAcks(Wire.Ack.read(r));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted refreshing " + peer);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IOException("peer " + peer + " did not answer a FORCE of " + s + ": " + rootMessage(e), e);
+        }
+    }
+
     private void forcePeer(Position pos) throws IOException {
         synchronized (acks) {
             if (!durable.isBefore(pos)) {
@@ -645,6 +682,10 @@ final class PrimaryPair {
             throw new IOException("group " + group.name + " is not attached");
         }
         updateAcks(new Wire.Ack(after, peerDurable, peerApplied, true, rec.outdated()));
+        if (rec.suspended()) {
+            // a suspended pair sends nothing; its cursor keeps what the peer will need on resume
+            return Wire.records(id, List.of(), 0, false, j.retainedStart(), j.head(), false, 0, 0);
+        }
         Position limit = repl.syncFloor(group, j.head());
         List<JournalRecord> out = new ArrayList<>();
         int bytes = 0;
