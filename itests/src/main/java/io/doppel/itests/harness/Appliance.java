@@ -103,6 +103,8 @@ public final class Appliance {
         appliance.configure("org.apache.karaf.shell", "sshPort", Integer.toString(ports.ssh()));
         appliance.configure("io.doppel.nbd", "address", HOST);
         appliance.configure("io.doppel.nbd", "port", Integer.toString(ports.nbd()));
+        appliance.configure("io.doppel.transport", "address", HOST);
+        appliance.configure("io.doppel.transport", "port", Integer.toString(ports.transport()));
         appliance.setSystemProperty("karaf.name", name);
         ConfigFiles.write(home.resolve("etc/keys.properties"), "# Key login for the Doppel test harness.\n"
                 + key.keysPropertiesEntry(USER) + "\n"

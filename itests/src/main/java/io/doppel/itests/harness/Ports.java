@@ -5,7 +5,7 @@ package io.doppel.itests.harness;
  *
  * @param ssh       Karaf's SSH console ({@code org.apache.karaf.shell} {@code sshPort})
  * @param nbd       the NBD server ({@code io.doppel.nbd} {@code port})
- * @param transport reserved for the site-to-site transport; nothing listens on it yet
+ * @param transport the site-to-site transport's listening port
  */
 public record Ports(int ssh, int nbd, int transport) {
 

@@ -72,6 +72,7 @@ public abstract class DoppelTestSupport {
         o.add(editConfigurationFilePut("etc/org.apache.karaf.shell.cfg", "sshPort", String.valueOf(freePort())));
         o.add(editConfigurationFilePut("etc/org.ops4j.pax.url.mvn.cfg", "org.ops4j.pax.url.mvn.localRepository", repo));
         o.add(editConfigurationFilePut("etc/io.doppel.nbd.cfg", "port", String.valueOf(nbdPort)));
+        o.add(editConfigurationFilePut("etc/io.doppel.transport.cfg", "port", String.valueOf(freePort())));
         if (!bootDoppel) {
             o.add(editConfigurationFilePut("etc/org.apache.karaf.features.cfg", "featuresBoot",
                     "(wrap), package/" + KARAF_VERSION + ", scr/" + KARAF_VERSION + ", log/" + KARAF_VERSION

@@ -105,6 +105,26 @@ public class FeaturesIT extends DoppelTestSupport {
     }
 
     @Test
+    public void bitmap() throws Exception {
+        installAlone("doppel-bitmap");
+    }
+
+    @Test
+    public void transport() throws Exception {
+        installAlone("doppel-transport");
+    }
+
+    @Test
+    public void copySync() throws Exception {
+        installAlone("doppel-copy-sync");
+    }
+
+    @Test
+    public void copyAsync() throws Exception {
+        installAlone("doppel-copy-async");
+    }
+
+    @Test
     public void appliance() throws Exception {
         installAlone("doppel");
     }
