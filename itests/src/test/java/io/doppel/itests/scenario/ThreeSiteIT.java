@@ -1,16 +1,28 @@
 package io.doppel.itests.scenario;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.doppel.itests.harness.Appliance;
 import io.doppel.itests.harness.Cluster;
 import io.doppel.itests.harness.ClusterExtension;
 import io.doppel.itests.harness.ProcessResult;
+import io.doppel.itests.tools.CheckResult;
 import io.doppel.itests.tools.FaultProxy;
+import io.doppel.itests.tools.History;
+import io.doppel.itests.tools.NbdClient;
+import io.doppel.itests.tools.OracleWorkload;
+import io.doppel.itests.tools.ReplicaChecker;
+import io.doppel.itests.tools.ReplicaImage;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -18,18 +30,33 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * One primary, A, copying a consistency group of two volumes to B synchronously and to C
- * asynchronously at once, each link through a fault proxy. After load, B and C equal A
- * ({@code qemu-img compare}, fio's verify-only pass against the targets).
+ * One primary, A, copying a consistency group of three volumes to B synchronously and to C
+ * asynchronously at once, each link through a fault proxy that the tests cut, heal and count.
+ * <p>
+ * The oracle workload writes volumes r1 and r2 (its blocks name the write that made them);
+ * fio writes f1 with crc32c verification. Each test starts from a zeroed oracle region (the
+ * zeroing replicates too), so a history never meets the blocks of an earlier one.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ThreeSiteIT {
 
+    private static final Logger LOG = LoggerFactory.getLogger(ThreeSiteIT.class);
+
     static final String GROUP = "rep";
-    static final List<String> VOLUMES = List.of("r1", "r2");
+    static final List<String> ORACLE_VOLUMES = List.of("r1", "r2");
+    static final String FIO_VOLUME = "f1";
     static final String SIZE = "128M";
+    static final long VOLUME_BYTES = 128L << 20;
+    /** Blocks of each oracle volume the workload writes (32 MiB). */
+    static final long ORACLE_BLOCKS = 8192;
+    static final long BLOCK = 4096;
+    /** Small journal segments and capacity, so that a long cut overflows A's journal quickly. */
+    static final String SEGMENT = "33M";
+    static final String JOURNAL_CAPACITY = "132M";
     static final Duration PAIR_TIMEOUT = Duration.ofMinutes(2);
 
     @RegisterExtension
@@ -41,10 +68,15 @@ class ThreeSiteIT {
     static FaultProxy toB;
     static FaultProxy toC;
     static Path work;
+    static int seed = 100;
 
     @BeforeAll
     static void boot() {
-        Cluster cluster = clusters.create("a", "b", "c").startAll();
+        Cluster cluster = clusters.create("a", "b", "c");
+        for (Appliance site : cluster.appliances()) {
+            site.configure("io.doppel.journal", "segmentBytes", SEGMENT);
+        }
+        cluster.startAll();
         a = cluster.appliance("a");
         b = cluster.appliance("b");
         c = cluster.appliance("c");
@@ -53,8 +85,8 @@ class ThreeSiteIT {
         toC = Sites.proxyTo(c);
         Sites.connect(a, b, toB);
         Sites.connect(a, c, toC);
-        a.execOk("doppel:group-create " + GROUP);
-        for (String v : VOLUMES) {
+        a.execOk("doppel:group-create --journal-capacity " + JOURNAL_CAPACITY + " " + GROUP);
+        for (String v : volumes()) {
             a.execOk("doppel:volume-create --group " + GROUP + " " + v + " " + SIZE);
             a.execOk("doppel:export-add " + v);
         }
@@ -70,11 +102,17 @@ class ThreeSiteIT {
         }
     }
 
+    static List<String> volumes() {
+        List<String> all = new ArrayList<>(ORACLE_VOLUMES);
+        all.add(FIO_VOLUME);
+        return all;
+    }
+
     @Test
     @Order(1)
-    void pairsCopyTheGroupAndFollowTheLoad() {
+    void pairsCopyTheGroupAndFollowTheLoad() throws Exception {
         // data before the pairs exist: the initial copy must carry it
-        FioJob before = FioJob.of("before", a.nbdUri("r1"), "16M", 11).offset("0");
+        FioJob before = FioJob.of("before", a.nbdUri(FIO_VOLUME), "16M", 11).offset("0");
         FioResult wrote = before.run(work, Duration.ofMinutes(2), before.writeCommand("write"));
         assertThat(wrote.exitCode()).as(wrote.describe()).isZero();
 
@@ -84,39 +122,284 @@ class ThreeSiteIT {
         Sites.awaitPair(a, GROUP, "c", "replicating", PAIR_TIMEOUT,
                 p -> p.path("state").asText().equals("replicating"));
         for (Appliance target : List.of(b, c)) {
-            for (String v : VOLUMES) {
+            for (String v : volumes()) {
                 target.execOk("doppel:export-add " + v);
             }
         }
+        JsonNode onB = Sites.pair(b, GROUP, "a");
+        assertThat(onB.path("role").asText()).isEqualTo("secondary");
+        ProcessResult refused = Scenario.qemuIo(b.nbdUri("r1"), "write -P 0x11 0 4k");
+        assertThat(Scenario.qemuIoSucceeded(refused)).as("a host write to a replica must fail").isFalse();
 
-        FioJob load = FioJob.of("load", a.nbdUri("r2"), "32M", 12).offset("0").ioDepth(16);
-        FioResult loaded = load.run(work, Duration.ofMinutes(2), load.writeCommand("write"));
-        assertThat(loaded.exitCode()).as(loaded.describe()).isZero();
+        // the oracle on r1 and r2, fio on f1, and consistent snapshots of C taken meanwhile
+        FioJob load = FioJob.of("load", a.nbdUri(FIO_VOLUME), "32M", 12).offset("32M").ioDepth(16);
+        List<String> snapshots = new ArrayList<>();
+        History history;
+        try (Oracle oracle = Oracle.start(a, seed++, null)) {
+            var fio = load.start(work, load.writeCommand("write"));
+            Random random = new Random(7);
+            for (int i = 0; i < 3; i++) {
+                await().pollDelay(Duration.ofMillis(500 + random.nextInt(1500))).until(() -> true);
+                String name = "during" + i;
+                c.execOk("doppel:snapshot-create --group " + GROUP + " " + name);
+                snapshots.add(name);
+            }
+            FioResult loaded = load.result(work, "write", fio.waitFor(Duration.ofMinutes(2)));
+            assertThat(loaded.exitCode()).as(loaded.describe()).isZero();
+            history = oracle.stop();
+        }
+        assertThat(history.acknowledged()).as("acknowledged oracle writes").isGreaterThan(500);
 
         Sites.awaitCaughtUp(a, GROUP, "b", PAIR_TIMEOUT);
         Sites.awaitCaughtUp(a, GROUP, "c", PAIR_TIMEOUT);
         for (Appliance target : List.of(b, c)) {
-            for (String v : VOLUMES) {
+            for (String v : volumes()) {
                 ProcessResult cmp = Sites.compare(a.nbdUri(v), target.nbdUri(v));
                 assertThat(cmp.exitCode()).as("qemu-img compare %s on a and %s\n%s", v, target.name(), cmp.describe())
                         .isZero();
             }
             for (FioJob job : List.of(before, load)) {
-                FioJob there = job.against(target.nbdUri(job == before ? "r1" : "r2"));
+                FioJob there = job.against(target.nbdUri(FIO_VOLUME));
                 FioResult verified = there.run(work, Duration.ofMinutes(2), there.verifyCommand(false));
                 assertThat(verified.exitCode()).as("fio verify of %s on %s\n%s", job, target.name(),
                         verified.describe()).isZero();
                 assertThat(verified.reads()).as("blocks fio verified").isGreaterThan(1000);
             }
         }
-        JsonNode onB = Sites.pair(b, GROUP, "a");
-        assertThat(onB.path("role").asText()).isEqualTo("secondary");
-        // negative control: the compare notices one different block
+        ok(ReplicaChecker.checkSync(history, images(b, history)));
+        ok(ReplicaChecker.checkPrefix(history, images(c, history), history.lastTick()));
+        for (String snapshot : snapshots) {
+            Map<String, ReplicaImage> images = new LinkedHashMap<>();
+            for (String v : ORACLE_VOLUMES) {
+                String export = v + "-" + snapshot;
+                c.execOk("doppel:export-add --volume " + v + " --snapshot " + snapshot + " " + export);
+                try (NbdClient client = NbdClient.connect(Appliance.HOST, c.nbdPort(), export)) {
+                    images.put(v, ReplicaImage.read(history, v, client));
+                }
+            }
+            CheckResult prefix = ReplicaChecker.checkPrefix(history, images);
+            LOG.info("Snapshot {} of C: {}", snapshot, prefix.describe());
+            ok(prefix);
+        }
+
+        // negative control: a suspended pair leaves C behind, and the compare notices
         a.execOk("doppel:pair-suspend " + GROUP + " c");
         assertThat(Scenario.qemuIoSucceeded(Scenario.qemuIo(a.nbdUri("r1"), "write -P 0x5a 0 4k"))).isTrue();
         assertThat(Sites.compare(a.nbdUri("r1"), c.nbdUri("r1")).exitCode()).isEqualTo(1);
         a.execOk("doppel:pair-resume " + GROUP + " c");
         Sites.awaitCaughtUp(a, GROUP, "c", PAIR_TIMEOUT);
         assertThat(Sites.compare(a.nbdUri("r1"), c.nbdUri("r1")).exitCode()).isZero();
+    }
+
+    @Test
+    @Order(2)
+    void asyncLinkCutThenHealedCatchesUpWithoutAFullCopy() throws Exception {
+        zeroOracleRegion();
+        toC.cut();
+        History history;
+        // fewer writes than A's journal holds: C catches up from the journal alone
+        try (Oracle oracle = Oracle.start(a, seed++, 1500)) {
+            history = oracle.awaitEnd();
+        }
+        Sites.awaitPair(c, GROUP, "a", "disconnected", PAIR_TIMEOUT,
+                p -> p.path("state").asText().equals("disconnected"));
+        assertThat(Sites.pair(a, GROUP, "c").path("mapBlocks").asLong()).as("nothing folded").isZero();
+        toC.resetCounters();
+        toC.heal();
+        Sites.awaitCaughtUp(a, GROUP, "c", PAIR_TIMEOUT);
+        long bytes = toC.bytes(FaultProxy.Direction.UPSTREAM);
+        long written = history.writes().stream().mapToLong(w -> w.blockCount()).sum() * BLOCK;
+        LOG.info("Catch-up after a short cut: {} bytes to C for {} bytes written", bytes, written);
+        assertThat(bytes).as("bytes to C after the heal: the records, not the volumes")
+                .isBetween(written, written * 12 / 10 + (1 << 20));
+        ok(ReplicaChecker.checkPrefix(history, images(c, history), history.lastTick()));
+    }
+
+    @Test
+    @Order(3)
+    void longCutOverflowsIntoTheMapAndCatchesUpFromIt() throws Exception {
+        zeroOracleRegion();
+        toC.cut();
+        History history;
+        JsonNode folded;
+        try (Oracle oracle = Oracle.start(a, seed++, null)) {
+            folded = Sites.awaitPair(a, GROUP, "c", "to fold into its map", Duration.ofMinutes(2),
+                    p -> p.path("mapBlocks").asLong() > 0);
+            // more writes after the fold: the map and the journal both carry the catch-up
+            await().pollDelay(Duration.ofSeconds(2)).until(() -> true);
+            history = oracle.stop();
+        }
+        LOG.info("A folded C's records into its map: {}", folded);
+        JsonNode journal = Scenario.journal(a, GROUP);
+        assertThat(journal.path("usedBytes").asLong()).as("A's journal stays within its capacity")
+                .isLessThanOrEqualTo(journal.path("capacityBytes").asLong());
+        toC.resetCounters();
+        toC.heal();
+        Sites.awaitCaughtUp(a, GROUP, "c", PAIR_TIMEOUT);
+        long bytes = toC.bytes(FaultProxy.Direction.UPSTREAM);
+        long written = history.writes().stream().mapToLong(w -> w.blockCount()).sum() * BLOCK;
+        long dirty = history.blocksMaybeWrittenAfter(0).size() * BLOCK;
+        long surelyDirty = history.blocksWrittenAfter(0).size() * BLOCK;
+        LOG.info("Catch-up after an overflow: {} bytes to C; {} bytes written, {} distinct dirty", bytes, written,
+                dirty);
+        assertThat(written).as("the workload wrote more than A's journal holds").isGreaterThan(132L << 20);
+        assertThat(bytes).as("bytes to C against the distinct dirty blocks (%d bytes)", dirty)
+                .isBetween(surelyDirty * 9 / 10, dirty * 11 / 10);
+        assertThat(Sites.pair(a, GROUP, "c").path("mapBlocks").asLong()).isZero();
+        ok(ReplicaChecker.checkPrefix(history, images(c, history), history.lastTick()));
+        for (String v : volumes()) {
+            assertThat(Sites.compare(a.nbdUri(v), c.nbdUri(v)).exitCode()).as("compare %s with C", v).isZero();
+        }
+    }
+
+    @Test
+    @Order(4)
+    void syncLinkCutMarksThePeerOutdatedDurablyThenResyncsOnlyTheMap() throws Exception {
+        zeroOracleRegion();
+        History history;
+        try (Oracle oracle = Oracle.start(a, seed++, null)) {
+            await().pollDelay(Duration.ofSeconds(1)).until(() -> true);
+            toB.cut();
+            Sites.awaitPair(a, GROUP, "b", "Outdated", PAIR_TIMEOUT, p -> p.path("outdated").asBoolean());
+            long mark = oracle.acknowledged();
+            // writes go on (policy continue) and B lacks them
+            await().atMost(Duration.ofMinutes(1)).until(() -> oracle.acknowledged() > mark + 200);
+            history = oracle.stop();
+        }
+        CheckResult stale = ReplicaChecker.checkSync(history, images(b, history));
+        assertThat(stale.ok()).as("B must lack writes acknowledged after the cut: %s", stale.describe()).isFalse();
+
+        // the mark is durable: it survives SIGKILL of both sites
+        a.kill();
+        b.kill();
+        b.start();
+        a.start();
+        JsonNode after = Sites.pair(a, GROUP, "b");
+        assertThat(after.path("outdated").asBoolean()).as("Outdated after both restarts: %s", after).isTrue();
+        long mapBlocks = after.path("mapBlocks").asLong();
+        assertThat(mapBlocks).as("blocks B lacks, in A's map").isPositive();
+
+        toB.resetCounters();
+        toB.heal();
+        Sites.awaitPair(a, GROUP, "b", "in sync again", PAIR_TIMEOUT,
+                p -> p.path("state").asText().equals("in-sync") && !p.path("outdated").asBoolean());
+        Sites.awaitCaughtUp(a, GROUP, "b", PAIR_TIMEOUT);
+        long bytes = toB.bytes(FaultProxy.Direction.UPSTREAM);
+        LOG.info("Resync after the sync cut: {} bytes to B for a map of {} blocks", bytes, mapBlocks);
+        assertThat(bytes).as("bytes to B: the map's blocks, not the volumes").isLessThan(mapBlocks * BLOCK * 11 / 10
+                + (1 << 20));
+        ok(ReplicaChecker.checkSync(history, images(b, history)));
+        for (String v : volumes()) {
+            assertThat(Sites.compare(a.nbdUri(v), b.nbdUri(v)).exitCode()).as("compare %s with B", v).isZero();
+        }
+    }
+
+    @Test
+    @Order(5)
+    void syncPrimaryKilledUnderLoadLosesNoAcknowledgedWrite() throws Exception {
+        zeroOracleRegion();
+        History history;
+        try (Oracle oracle = Oracle.start(a, seed++, null)) {
+            await().atMost(Duration.ofMinutes(1)).until(() -> oracle.acknowledged() > 2000);
+            a.kill();
+            history = oracle.stop();
+        }
+        assertThat(history.unknown()).as("writes in flight at the kill").isPositive();
+        ok(ReplicaChecker.checkSync(history, images(b, history)));
+
+        a.start();
+        Sites.awaitPair(a, GROUP, "b", "in sync after the restart", PAIR_TIMEOUT,
+                p -> p.path("state").asText().equals("in-sync"));
+        Sites.awaitCaughtUp(a, GROUP, "b", PAIR_TIMEOUT);
+        for (String v : volumes()) {
+            ProcessResult cmp = Sites.compare(a.nbdUri(v), b.nbdUri(v));
+            assertThat(cmp.exitCode()).as("compare %s of the restarted A with B\n%s", v, cmp.describe()).isZero();
+        }
+        ok(ReplicaChecker.checkSync(history, images(a, history)));
+    }
+
+    // ---------------------------------------------------------------------------------- helpers
+
+    private static void ok(CheckResult result) {
+        LOG.info("{}", result.describe());
+        result.requireOk();
+    }
+
+    /** Zeroes the oracle's blocks on A and waits until both targets have it. */
+    private static void zeroOracleRegion() throws Exception {
+        for (String v : ORACLE_VOLUMES) {
+            try (NbdClient client = NbdClient.connect(Appliance.HOST, a.nbdPort(), v)) {
+                client.writeZeroes(0, ORACLE_BLOCKS * BLOCK).get(1, TimeUnit.MINUTES);
+                client.flush().get(1, TimeUnit.MINUTES);
+            }
+        }
+        Sites.awaitCaughtUp(a, GROUP, "b", PAIR_TIMEOUT);
+        Sites.awaitCaughtUp(a, GROUP, "c", PAIR_TIMEOUT);
+    }
+
+    /** The oracle volumes of {@code site}, read through its exports. */
+    private static Map<String, ReplicaImage> images(Appliance site, History history) {
+        Map<String, ReplicaImage> images = new LinkedHashMap<>();
+        for (String v : ORACLE_VOLUMES) {
+            try (NbdClient client = NbdClient.connect(Appliance.HOST, site.nbdPort(), v)) {
+                images.put(v, ReplicaImage.read(history, v, client));
+            }
+        }
+        return images;
+    }
+
+    /** The oracle workload on A's r1 and r2, with its own NBD connections. */
+    private static final class Oracle implements AutoCloseable {
+        private final List<NbdClient> clients;
+        private final OracleWorkload workload;
+        private History history;
+
+        private Oracle(List<NbdClient> clients, OracleWorkload workload) {
+            this.clients = clients;
+            this.workload = workload;
+        }
+
+        static Oracle start(Appliance site, long seed, Integer writes) {
+            List<NbdClient> clients = new ArrayList<>();
+            OracleWorkload.Builder builder = OracleWorkload.builder(seed).blocks(ORACLE_BLOCKS).queueDepth(16)
+                    .maxWriteBlocks(8).fuaPercent(5).flushPercent(2);
+            for (String v : ORACLE_VOLUMES) {
+                NbdClient client = NbdClient.connect(Appliance.HOST, site.nbdPort(), v);
+                clients.add(client);
+                builder.volume(v, client);
+            }
+            if (writes != null) {
+                builder.maxWrites(writes);
+            }
+            return new Oracle(clients, builder.build().start());
+        }
+
+        long acknowledged() {
+            return workload.acknowledged();
+        }
+
+        History awaitEnd() {
+            history = workload.awaitEnd(Duration.ofMinutes(2));
+            history.save(work.resolve("history-" + workload.runId() + ".json"));
+            return history;
+        }
+
+        History stop() {
+            history = workload.stop();
+            LOG.info("Oracle run: {} writes acknowledged, {} failed, {} unknown", history.acknowledged(),
+                    history.failed(), history.unknown());
+            history.save(work.resolve("history-" + workload.runId() + ".json"));
+            return history;
+        }
+
+        @Override
+        public void close() {
+            if (history == null) {
+                stop();
+            }
+            for (NbdClient client : clients) {
+                client.abort();
+            }
+        }
     }
 }

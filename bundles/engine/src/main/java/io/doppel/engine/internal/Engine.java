@@ -277,7 +277,12 @@ public final class Engine implements DeviceProvider, GroupService {
         }
         j.checkpoint(r.head());
         g.crashExtents = List.copyOf(r.activityLog());
-        if (!r.cleanShutdown()) {
+        Replication repl = replication;
+        if (!r.cleanShutdown() && repl != null && repl.isTargetGroup(g.name)) {
+            // a replica's journal carries its primary's positions and epochs only; the primary
+            // decides what the unclean stop cost (its resync covers this group's hot extents)
+            LOG.info("Group {} is a replica: keeps its primary's epoch {}", g.name, j.epoch());
+        } else if (!r.cleanShutdown()) {
             long next = j.epoch() + 1;
             j.beginEpoch(next, site.id());
         }
@@ -989,6 +994,11 @@ public final class Engine implements DeviceProvider, GroupService {
     }
 
     private void marker(Group g, int volumeId, String text) throws IOException {
+        if (g.target != null) {
+            // a replica's journal holds its primary's records at the primary's positions only
+            LOG.info("Group {} is a replica: {} is not journaled here", g.name, text);
+            return;
+        }
         ByteBuffer data = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
         Position pos = append(g, g.journal, RecordKind.MARKER, volumeId, 0, data.remaining(), data);
         g.tracker.complete(pos);
@@ -1000,6 +1010,10 @@ public final class Engine implements DeviceProvider, GroupService {
         synchronized (admin) {
             requireAttached();
             VolumeSlot slot = slot(volume);
+            if (slot.group.target != null) {
+                throw new IllegalStateException("volume " + volume + " is a replica of a pair's primary; roll back"
+                        + " at the primary, or delete the pair first");
+            }
             int writers = slot.writers.get();
             if (writers > 0) {
                 throw new IllegalStateException("volume " + volume + " is open read-write by " + writers

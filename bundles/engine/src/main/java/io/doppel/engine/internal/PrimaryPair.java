@@ -73,6 +73,9 @@ final class PrimaryPair {
     private Position applied = Position.ZERO;
     private static final long REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
     private long lastRefresh;
+    /** Why the current session's transfer failed (null while it works). */
+    private volatile String broken;
+    private final Object outdatedLock = new Object();
     private volatile Position sent = Position.ZERO;
     private final AtomicLong inflightBytes = new AtomicLong();
 
@@ -241,6 +244,7 @@ final class PrimaryPair {
         if (j == null) {
             throw new IOException("group " + group.name + " is not attached");
         }
+        broken = null;
         Opened o = open(l, mode);
         Wire.Ack opened = o.ack();
         synchronized (acks) {
@@ -268,6 +272,7 @@ final class PrimaryPair {
         boolean beginDue = rebase || map.blocks() > 0;
         boolean rebaseDue = rebase;
         while (!stopped && l.isConnected() && !rec.suspended() && mode() != null) {
+            checkBroken();
             if (beginDue || (map.blocks() > 0 && !resyncing)) {
                 if (mode.transfer() == CopyMode.Transfer.PULL || rebaseDue) {
                     // The secondary restarts its journal where the stream (re)starts; a fold since
@@ -301,6 +306,13 @@ final class PrimaryPair {
         }
         if (!l.isConnected()) {
             throw new IOException("link to " + peer + " is down");
+        }
+    }
+
+    private void checkBroken() throws IOException {
+        String why = broken;
+        if (why != null) {
+            throw new IOException("transfer to " + peer + " failed: " + why);
         }
     }
 
@@ -401,6 +413,7 @@ final class PrimaryPair {
     /** Sends the records after {@link #sent} from the journal, then switches to live pushing. */
     private void catchUp(PeerLink l, Journal j) throws Exception {
         while (!stopped && l.isConnected()) {
+            checkBroken();
             Position head = j.head();
             if (!sent.isBefore(head)) {
                 group.appendLock.lock();
@@ -500,6 +513,9 @@ final class PrimaryPair {
         }
         String why = rootMessage(e);
         LOG.warn("Pair {}: transfer to {} failed: {}", id, peer, why);
+        // The peer may hold less than was sent: the session ends and the next OPEN starts from
+        // what the peer reports.
+        broken = why;
         setLive(false);
         repl.executor().execute(() -> lost(why));
         poke();
@@ -527,6 +543,19 @@ final class PrimaryPair {
     // ---- sync: gating host writes -------------------------------------------------------------
 
     private void inSync(PeerLink l) throws Exception {
+        // in sync only once the peer has journaled everything the catch-up sent
+        Position caughtUp = sent;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        synchronized (acks) {
+            while (journaled.isBefore(caughtUp) && broken == null && !stopped) {
+                if (System.nanoTime() > deadline) {
+                    throw new IOException("peer " + peer + " did not journal the catch-up through " + caughtUp
+                            + " (it holds " + journaled + ")");
+                }
+                acks.wait(100);
+            }
+        }
+        checkBroken();
         synchronized (acks) {
             gating = true;
         }
@@ -578,6 +607,16 @@ final class PrimaryPair {
      * in sync, Outdated recorded).
      */
     void awaitJournaled(Position pos, long timeoutMillis) throws IOException {
+        boolean lacks;
+        synchronized (acks) {
+            lacks = !gating && !losing && journaled.isBefore(pos);
+        }
+        if (lacks) {
+            // not in sync (catching up, resyncing, disconnected): this write is acknowledged
+            // without the peer, so the peer must be known Outdated first
+            markOutdated(pos);
+            return;
+        }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         synchronized (acks) {
             while ((gating || losing) && journaled.isBefore(pos)) {
@@ -601,6 +640,24 @@ final class PrimaryPair {
         synchronized (acks) {
             if ((gating || losing) && journaled.isBefore(pos)) {
                 throw new IOException("peer " + peer + " of group " + group.name + " holds the write (" + rec.policy() + ")");
+            }
+        }
+    }
+
+    private void markOutdated(Position pos) throws IOException {
+        if (rec.outdated()) {
+            return;
+        }
+        synchronized (outdatedLock) {
+            synchronized (acks) {
+                if (gating || !journaled.isBefore(pos)) {
+                    return;
+                }
+            }
+            if (!rec.outdated()) {
+                rec = repl.store().update(id, r -> r.withOutdated(true));
+                LOG.warn("Pair {}: {} is not in sync ({}); marked Outdated before acknowledging {}, which it lacks", id,
+                        peer, state, pos);
             }
         }
     }

@@ -149,6 +149,11 @@ final class Replication implements PairService {
     // ---- groups attach and detach --------------------------------------------------------------
 
     /** The group's journal and volumes are open: start its pairs. */
+    /** Whether {@code group} is the target of a pair at this site (as persisted). */
+    boolean isTargetGroup(String group) {
+        return store.all().stream().anyMatch(r -> !r.primary() && r.group().equals(group));
+    }
+
     synchronized void attach(Group g) {
         if (maps == null) {
             return;

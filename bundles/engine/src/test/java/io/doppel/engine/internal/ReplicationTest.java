@@ -109,6 +109,46 @@ class ReplicationTest {
     }
 
     @Test
+    void aWriteAcknowledgedBeforeASyncPeerFirstCaughtUpMarksItOutdatedFirst() throws Exception {
+        startBoth(JOURNAL);
+        net.cut("A", "B");
+        a.repl.create("default", "B", "sync", "continue");
+        assertThat(a.pair("B").outdated()).as("nothing written yet: nothing lacked").isFalse();
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(11), 1, false);
+        }
+        PairStore onDisk = new PairStore(a.storage, ReplicationSite.ROOT);
+        onDisk.load();
+        assertThat(onDisk.all().get(0).outdated()).as("Outdated is on disk once a write B lacks is acknowledged")
+                .isTrue();
+        net.heal("A", "B");
+        awaitState(a, "B", "in-sync");
+        assertThat(a.pair("B").outdated()).isFalse();
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void snapshotsOfTheTargetDuringLoadLeaveItsJournalToThePrimary() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        try (BlockDevice d = a.device()) {
+            Random rnd = new Random(9);
+            for (int round = 0; round < 5; round++) {
+                write(d, rnd, 100, false);
+                // a snapshot at the replica journals nothing there: its journal mirrors A's positions
+                b.engine.snapshotGroup("default", "s" + round);
+            }
+        }
+        b.awaitApplied(a.head());
+        assertThat(b.head()).isEqualTo(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.engine.rollback("vol0", "s0"))
+                .hasMessageContaining("is a replica");
+    }
+
+    @Test
     void aCutSyncLinkMarksThePeerOutdatedAndHealsWithoutAFullCopy() throws Exception {
         startBoth(JOURNAL);
         a.repl.create("default", "B", "sync", "continue");
