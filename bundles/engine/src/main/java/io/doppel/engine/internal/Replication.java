@@ -149,6 +149,11 @@ final class Replication implements PairService {
     // ---- groups attach and detach --------------------------------------------------------------
 
     /** The group's journal and volumes are open: start its pairs. */
+    /** The pairs this site is the target of. */
+    java.util.Collection<TargetPair> targetPairs() {
+        return targets.values();
+    }
+
     /** Whether {@code group} is the target of a pair at this site (as persisted). */
     boolean isTargetGroup(String group) {
         return store.all().stream().anyMatch(r -> !r.primary() && r.group().equals(group));

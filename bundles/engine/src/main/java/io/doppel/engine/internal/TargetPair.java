@@ -19,6 +19,7 @@ import io.doppel.api.copy.CopyMode;
 import io.doppel.api.copy.PullObservation;
 import io.doppel.api.copy.PullPlan;
 import io.doppel.api.journal.Journal;
+import io.doppel.api.journal.JournalFullException;
 import io.doppel.api.journal.JournalReader;
 import io.doppel.api.journal.JournalRecord;
 import io.doppel.api.journal.JournalStatus;
@@ -44,6 +45,8 @@ final class TargetPair {
 
     private static final Logger LOG = LoggerFactory.getLogger(TargetPair.class);
     private static final OperatingSystemMXBean OS = ManagementFactory.getOperatingSystemMXBean();
+    /** How long a full journal may delay an answer: below the primary's request timeout (30 s). */
+    private static final long FULL_WAIT_NANOS = TimeUnit.SECONDS.toNanos(25);
 
     final Replication repl;
     final Group group;
@@ -58,7 +61,10 @@ final class TargetPair {
     private volatile Thread puller;
     private final Object applyWake = new Object();
     /** Held while applying a batch, and by a rebase (which must not race the applier). */
-    private final ReentrantLock applyLock = new ReentrantLock();
+    /** Held while records are applied (a test holds it to make the applier lag). */
+    final ReentrantLock applyLock = new ReentrantLock();
+    /** Answers a full journal delayed. */
+    final java.util.concurrent.atomic.AtomicLong fullDelays = new java.util.concurrent.atomic.AtomicLong();
 
     /** Source volume id to this site's slot, from the last OPEN. */
     private volatile Map<Integer, VolumeSlot> volumes = Map.of();
@@ -207,17 +213,57 @@ final class TargetPair {
                 continue; // resent after a reconnect
             }
             JournalRecord local = translate(r);
-            repl.engine().gateEnter(null);
-            try {
-                j.appendReplicated(local);
-            } finally {
-                repl.engine().gateExit();
-            }
+            appendWaitingForSpace(j, local);
             bytes += r.length();
         }
         rate.add(bytes);
         synchronized (applyWake) {
             applyWake.notifyAll();
+        }
+    }
+
+    /**
+     * A full journal delays the answer (the primary's writes wait, or time out into its lost-peer
+     * policy) until applying and a checkpoint release space; records are never dropped.
+     */
+    private void appendWaitingForSpace(Journal j, JournalRecord local) throws IOException {
+        long deadline = System.nanoTime() + FULL_WAIT_NANOS;
+        boolean logged = false;
+        while (true) {
+            repl.engine().gateEnter(null);
+            try {
+                j.appendReplicated(local);
+                if (logged) {
+                    LOG.info("Pair {}: journal of {} has room again; answering {}", id, group.name, local.position());
+                }
+                return;
+            } catch (JournalFullException e) {
+                if (!logged) {
+                    fullDelays.incrementAndGet();
+                    LOG.warn("Pair {}: journal of {} is full; delaying the answer to {} until records are applied",
+                            id, group.name, peer);
+                    logged = true;
+                }
+            } finally {
+                repl.engine().gateExit();
+            }
+            if (System.nanoTime() > deadline || stopped) {
+                throw new JournalFullException("the journal of group " + group.name + " at " + repl.siteId()
+                        + " stayed full for " + TimeUnit.NANOSECONDS.toSeconds(FULL_WAIT_NANOS) + " s");
+            }
+            synchronized (applyWake) {
+                applyWake.notifyAll();
+            }
+            if (!group.tracker.watermark().isBefore(j.head())) {
+                repl.engine().checkpointGroup(group);
+            } else {
+                try {
+                    Thread.sleep(5); // the applier is behind; it releases space as it goes
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted waiting for journal space");
+                }
+            }
         }
     }
 

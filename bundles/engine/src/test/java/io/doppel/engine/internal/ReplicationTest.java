@@ -129,6 +129,81 @@ class ReplicationTest {
     }
 
     @Test
+    void aTargetVolumeOfAnotherSizeIsRefusedNamingBothSizes() throws Exception {
+        a = new ReplicationSite("A", net, new SimulatedStorage(), JOURNAL, VOL).start();
+        b = new ReplicationSite("B", net, new SimulatedStorage(), JOURNAL, VOL * 2).start();
+        a.repl.create("default", "B", "async", "");
+        Awaitility.await().atMost(Duration.ofSeconds(30))
+                .until(() -> a.pair("B").detail().contains("is " + (VOL * 2) + " bytes here; the source's is " + VOL));
+        assertThat(a.pair("B").state()).isNotIn("replicating", "in-sync");
+        assertThat(b.image()).as("nothing was written to the wrong-sized volume").isEqualTo(new byte[(int) (VOL * 2)]);
+    }
+
+    @Test
+    void aPairedVolumeGrowsOnlyAfterItsTargetGrew() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        a.engine.growVolume("vol0", VOL * 2);
+        assertThat(b.group().volumes.values().iterator().next().size).isEqualTo(VOL * 2);
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(12), 20, false);
+            d.write(VOL * 2 - 4096, ByteBuffer.wrap(new byte[4096]).put(0, (byte) 7), true);
+        }
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+        // without the peer, the volume does not grow
+        net.cut("A", "B");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !"in-sync".equals(a.pair("B").state()));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> a.engine.growVolume("vol0", VOL * 3))
+                .hasMessageContaining("is paired with B, which is not connected");
+        assertThat(a.group().volumes.values().iterator().next().size).isEqualTo(VOL * 2);
+    }
+
+    @Test
+    void aSyncSecondaryWithAFullJournalDelaysItsAnswersInsteadOfRefusing() throws Exception {
+        a = new ReplicationSite("A", net, new SimulatedStorage(), EngineFixture.journalSettings(2L << 20, 64L << 20),
+                VOL).start();
+        b = new ReplicationSite("B", net, new SimulatedStorage(), EngineFixture.journalSettings(2L << 20, 4L << 20),
+                VOL).start();
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        TargetPair target = b.repl.targetPairs().iterator().next();
+        java.util.concurrent.CompletableFuture<Void> writer;
+        // B's applier stops while A writes three times B's journal: B's journal fills
+        target.applyLock.lock();
+        try {
+            writer = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try (BlockDevice d = a.device()) {
+                    Random rnd = new Random(13);
+                    for (long written = 0; written < 12L << 20; written += 64 << 10) {
+                        byte[] data = new byte[64 << 10];
+                        rnd.nextBytes(data);
+                        d.write((long) rnd.nextInt((int) (VOL / data.length)) * data.length, ByteBuffer.wrap(data),
+                                false);
+                    }
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            // 4 MiB hold about 60 records of 64 KiB
+            Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> b.head().seq() >= 60);
+            long head = b.head().seq();
+            Awaitility.await().pollDelay(Duration.ofMillis(500)).until(() -> true);
+            assertThat(b.head().seq()).as("B takes no record while its journal is full").isEqualTo(head);
+            assertThat(writer).as("A's writer waits for B's answer").isNotDone();
+        } finally {
+            target.applyLock.unlock();
+        }
+        writer.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(b.group().journal.status().capacityBytes()).isEqualTo(4L << 20);
+        assertThat(a.pair("B").outdated()).as("B delayed its answers; it never refused a record").isFalse();
+        assertThat(a.pair("B").state()).isEqualTo("in-sync");
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
     void snapshotsOfTheTargetDuringLoadLeaveItsJournalToThePrimary() throws Exception {
         startBoth(JOURNAL);
         a.repl.create("default", "B", "async", "");
