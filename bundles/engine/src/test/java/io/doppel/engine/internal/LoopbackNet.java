@@ -32,6 +32,8 @@ final class LoopbackNet implements AutoCloseable {
     private final Set<String> cut = ConcurrentHashMap.newKeySet();
     private final Map<String, ExecutorService> lanes = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> bytes = new ConcurrentHashMap<>();
+    /** Latency of a direction ("A>B"), simulated by holding each frame in its lane. */
+    private final Map<String, Long> delays = new ConcurrentHashMap<>();
 
     private static String key(String a, String b) {
         return a.compareTo(b) < 0 ? a + "|" + b : b + "|" + a;
@@ -50,6 +52,11 @@ final class LoopbackNet implements AutoCloseable {
     void cut(String a, String b) {
         cut.add(key(a, b));
         notifyBoth(a, b);
+    }
+
+    /** Every frame from {@code from} to {@code to} arrives {@code millis} late (in order). */
+    void delay(String from, String to, long millis) {
+        delays.put(from + ">" + to, millis);
     }
 
     void heal(String a, String b) {
@@ -178,7 +185,15 @@ final class LoopbackNet implements AutoCloseable {
             bytes.computeIfAbsent(from + ">" + to, k -> new AtomicLong()).addAndGet(f.payload().remaining() + 32);
             ExecutorService lane = lanes.computeIfAbsent(from + ">" + to, k -> Executors.newSingleThreadExecutor());
             CompletableFuture<Frame> reply = new CompletableFuture<>();
+            long delay = delays.getOrDefault(from + ">" + to, 0L);
             lane.execute(() -> {
+                if (delay > 0) {
+                    try {
+                        Thread.sleep(delay); // simulated link latency
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
                 if (!isConnected()) {
                     reply.completeExceptionally(new PeerUnavailableException("link " + from + " to " + to + " was cut"));
                     return;

@@ -204,6 +204,66 @@ class ReplicationTest {
     }
 
     @Test
+    void suspendIoHoldsHostWritesWhileTheSyncPeerIsAwayAndReleasesThemWhenItReturns() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "sync", "suspend-io");
+        awaitState(a, "B", "in-sync");
+        net.cut("A", "B");
+        java.util.concurrent.CompletableFuture<Void> held = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try (BlockDevice d = a.device()) {
+                d.write(8192, ByteBuffer.wrap(new byte[4096]).put(0, (byte) 42), false);
+            } catch (Exception e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        Awaitility.await().pollDelay(Duration.ofSeconds(1)).until(() -> true);
+        assertThat(held).as("the write waits for B (suspend-io)").isNotDone();
+        assertThat(a.pair("B").outdated()).as("suspend-io never marks B Outdated").isFalse();
+        net.heal("A", "B");
+        held.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(b.head()).as("B journaled the held write before it was acknowledged").isEqualTo(a.head());
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void anAsyncPeerNeverGetsAheadOfAnInSyncSyncPeer() throws Exception {
+        startBoth(JOURNAL);
+        ReplicationSite c = new ReplicationSite("C", net, new SimulatedStorage(), JOURNAL, VOL).start();
+        try {
+            a.repl.create("default", "B", "sync", "continue");
+            a.repl.create("default", "C", "async", "");
+            awaitState(a, "B", "in-sync");
+            awaitState(a, "C", "replicating");
+            // B answers late: its journal trails A's head while it is in sync
+            net.delay("A", "B", 5);
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.CompletableFuture<Integer> watcher = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> {
+                        int samples = 0;
+                        while (!done.get()) {
+                            long onC = c.head().seq(); // C first: B's head only grows
+                            long onB = b.head().seq();
+                            if (onC > onB) {
+                                throw new AssertionError("C holds " + onC + ", ahead of in-sync B at " + onB);
+                            }
+                            samples++;
+                        }
+                        return samples;
+                    });
+            try (BlockDevice d = a.device()) {
+                write(d, new Random(14), 200, true);
+            }
+            done.set(true);
+            assertThat(watcher.get(30, java.util.concurrent.TimeUnit.SECONDS)).isPositive();
+            c.awaitApplied(a.head());
+            assertThat(c.image()).isEqualTo(a.image());
+        } finally {
+            c.close();
+        }
+    }
+
+    @Test
     void snapshotsOfTheTargetDuringLoadLeaveItsJournalToThePrimary() throws Exception {
         startBoth(JOURNAL);
         a.repl.create("default", "B", "async", "");
