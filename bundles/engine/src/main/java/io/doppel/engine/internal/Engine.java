@@ -456,6 +456,32 @@ public final class Engine implements DeviceProvider, GroupService {
     }
 
     /**
+     * A paired group whose pairs do not run (the difference-map service is absent or being
+     * replaced) takes no host write: a sync peer would not get it, a replica would diverge.
+     * The write waits for the pairs like any held I/O, then fails with EIO.
+     */
+    private void awaitPairsAttached(Group g) throws DeviceException {
+        Replication r = replication;
+        if (r == null || !r.pairsDetached(g)) {
+            return;
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settings.ioHoldTimeoutMillis());
+        while (r.pairsDetached(g)) {
+            if (System.nanoTime() > deadline) {
+                throw new DeviceException(IoError.EIO, "group " + g.name + " is paired, but its pairs are not running"
+                        + " (is the difference-map service installed?); writes waited " + settings.ioHoldTimeoutMillis()
+                        + " ms");
+            }
+            try {
+                Thread.sleep(10); // rare: only while the map service is absent
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new DeviceException(IoError.EIO, "interrupted while writes to group " + g.name + " were held");
+            }
+        }
+    }
+
+    /**
      * WRITE, TRIM and WRITE_ZEROES.
      *
      * @param data the bytes for WRITE, null for TRIM and ZERO
@@ -465,6 +491,7 @@ public final class Engine implements DeviceProvider, GroupService {
         enter(slot);
         try {
             Group g = slot.group;
+            awaitPairsAttached(g);
             Position pos;
             slot.locks.lock(offset, length);
             try {

@@ -62,6 +62,8 @@ final class PairStore {
     private final Storage storage;
     private final Path file;
     private final List<PairRecord> pairs = new ArrayList<>();
+    /** Groups with a pair, read on every host write without the lock. */
+    private volatile java.util.Set<String> groups = java.util.Set.of();
 
     PairStore(Storage storage, Path home) {
         this.storage = storage;
@@ -80,6 +82,16 @@ final class PairStore {
                     in.readUTF(), in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(),
                     new Position(in.readLong(), in.readLong())));
         }
+        reindex();
+    }
+
+    /** Whether {@code group} has a pair here (either role). */
+    boolean hasPairs(String group) {
+        return groups.contains(group);
+    }
+
+    private void reindex() {
+        groups = pairs.stream().map(PairRecord::group).collect(java.util.stream.Collectors.toUnmodifiableSet());
     }
 
     private void save() throws IOException {
@@ -118,6 +130,8 @@ final class PairStore {
         } catch (IOException e) {
             pairs.remove(p);
             throw e;
+        } finally {
+            reindex();
         }
     }
 
@@ -145,6 +159,7 @@ final class PairStore {
 
     synchronized void remove(String id) throws IOException {
         if (pairs.removeIf(p -> p.id().equals(id))) {
+            reindex();
             save();
         }
     }

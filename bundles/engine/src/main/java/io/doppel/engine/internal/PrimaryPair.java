@@ -72,10 +72,15 @@ final class PrimaryPair {
     private Position durable = Position.ZERO;
     private Position applied = Position.ZERO;
     private static final long REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final long MAX_PULL_BYTES = 16L << 20;
     private long lastRefresh;
     /** Why the current session's transfer failed (null while it works). */
     private volatile String broken;
     private final Object outdatedLock = new Object();
+    /** A pull asked for records this journal released: the peer needs a pass and a rebase. */
+    private volatile boolean gapSeen;
+    /** The highest position a fold put into the map. */
+    private Position foldedThrough = Position.ZERO;
     private volatile Position sent = Position.ZERO;
     private final AtomicLong inflightBytes = new AtomicLong();
 
@@ -259,12 +264,26 @@ final class PrimaryPair {
         // it lacks into the map and restart its journal at our head.
         Position peerHead = opened.journaled();
         boolean rebase;
-        if (o.continues() && rec.fullCopyDone() && !peerHead.isAfter(j.head()) && !peerHead.isBefore(j.retainedStart())) {
+        if (o.continues() && rec.fullCopyDone() && !peerHead.isAfter(j.head()) && !peerHead.isBefore(j.retainedStart())
+                && map.blocks() == 0) {
             start = peerHead;
-            rebase = map.blocks() > 0;
+            rebase = false;
         } else {
+            // A resync is due anyway (or the peer's journal does not continue ours): records the
+            // peer lacks join the map, so a block written many times, or both mapped and
+            // journaled, is sent once.
             start = foldAllAfterCursor(j);
             rebase = true;
+            if (rec.fullCopyDone() && !o.continues()) {
+                // The peer no longer holds this pair's stream (reinstalled, reset): only a full
+                // copy is sure to cover what it lacks.
+                for (VolumeSlot s : group.volumes.values()) {
+                    map.addBlocks(s.id, 0, s.size / VolumeService.BLOCK_SIZE);
+                }
+                map.persist(start);
+                LOG.warn("Pair {}: {} no longer holds this pair's stream; copying the whole group again ({} blocks)",
+                        id, peer, map.blocks());
+            }
         }
         sent = start;
         // A pass is due when the map holds blocks; a restarted stream also needs the secondary
@@ -273,11 +292,15 @@ final class PrimaryPair {
         boolean rebaseDue = rebase;
         while (!stopped && l.isConnected() && !rec.suspended() && mode() != null) {
             checkBroken();
-            if (beginDue || (map.blocks() > 0 && !resyncing)) {
+            boolean gap = gapSeen;
+            if (beginDue || gap || (map.blocks() > 0 && !resyncing)) {
+                gapSeen = false;
                 if (mode.transfer() == CopyMode.Transfer.PULL || rebaseDue) {
                     // The secondary restarts its journal where the stream (re)starts; a fold since
                     // then moved that to the cursor.
-                    Position s = mode.transfer() == CopyMode.Transfer.PULL && !beginDue ? cursor.position() : sent;
+                    Position s = mode.transfer() == CopyMode.Transfer.PULL && (gap || !beginDue) ? foldedCursor() : sent;
+                    LOG.info("Pair {}: a pass begins; {} restarts its journal at {} (cursor {}, folded through {}, "
+                            + "sent {}{})", id, peer, s, cursor.position(), foldedThrough, sent, gap ? ", after a GAP" : "");
                     beginResync(l, s, true);
                     sent = s;
                 } else {
@@ -306,6 +329,16 @@ final class PrimaryPair {
         }
         if (!l.isConnected()) {
             throw new IOException("link to " + peer + " is down");
+        }
+    }
+
+    /**
+     * Where the cursor is once a fold finished: the journal moves it after the fold callback
+     * returns, so a driver poked by the fold may still read the old position.
+     */
+    private Position foldedCursor() {
+        synchronized (acks) {
+            return Position.max(cursor.position(), foldedThrough);
         }
     }
 
@@ -360,13 +393,9 @@ final class PrimaryPair {
         for (JournalRecord rec = r.next(); rec != null; rec = r.next()) {
             if (rec.touchesBlocks()) {
                 map.add(rec.volumeId(), rec.offset(), rec.length());
-            } else if (rec.kind() == RecordKind.RESIZE) {
-                // The grown range is new to the peer: copy it with the map.
-                VolumeSlot s = group.volumes.get(rec.volumeId());
-                if (s != null) {
-                    map.add(rec.volumeId(), 0, s.size);
-                }
             }
+            // A RESIZE needs no blocks: every peer grew its copy before this volume grew
+            // (resizeTargets), and the grown range reads as zeros on both sides.
         }
     }
 
@@ -384,6 +413,9 @@ final class PrimaryPair {
         }
         addToMap(records);
         map.persist(upTo);
+        synchronized (acks) {
+            foldedThrough = Position.max(foldedThrough, upTo);
+        }
         mapGeneration.incrementAndGet();
         LOG.info("Pair {}: journal full; folded the records {} lacks through {} into its map ({} blocks)", id, peer,
                 upTo, map.blocks());
@@ -531,7 +563,8 @@ final class PrimaryPair {
             acks.notifyAll();
         }
         JournalCursor c = cursor;
-        if (c != null && !d.isAfter(group.journal == null ? d : group.journal.head())) {
+        // only forward: a fold may have moved the cursor past what the peer reports
+        if (c != null && d.isAfter(c.position()) && !d.isAfter(group.journal == null ? d : group.journal.head())) {
             try {
                 c.advance(d);
             } catch (IOException | RuntimeException e) {
@@ -572,10 +605,15 @@ final class PrimaryPair {
      * waiting writers are released; with suspend-io they keep waiting until it is back.
      */
     void lost(String why) {
+        lost(why, false);
+    }
+
+    /** {@code release}: the operator suspended the pair, so even suspend-io lets writes go on. */
+    void lost(String why, boolean release) {
         if (!gating) {
             return;
         }
-        if ("suspend-io".equals(rec.policy())) {
+        if ("suspend-io".equals(rec.policy()) && !release) {
             state("disconnected", why + "; host writes are held (suspend-io)");
             return;
         }
@@ -722,6 +760,12 @@ final class PrimaryPair {
         try {
             Frame r = l.request(new Wire.Out(Wire.FORCE, id, 16).putPosition(pos).frame()).get(30, TimeUnit.SECONDS);
             updateAcks(Wire.Ack.read(r));
+            synchronized (acks) {
+                if (durable.isBefore(pos)) {
+                    // it holds less than pos: what it lacks must stay in the journal or the map
+                    throw new IOException("peer " + peer + " holds " + durable + " durably, not " + pos);
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted forcing " + peer);
@@ -744,6 +788,9 @@ final class PrimaryPair {
             return Wire.records(id, List.of(), 0, false, j.retainedStart(), j.head(), false, 0, 0);
         }
         Position limit = repl.syncFloor(group, j.head());
+        // one reply stays under the transport's frame limit (64 MiB) even with the record that
+        // crosses maxBytes (at most 32 MiB)
+        maxBytes = Math.min(maxBytes, MAX_PULL_BYTES);
         List<JournalRecord> out = new ArrayList<>();
         int bytes = 0;
         boolean more = false;
@@ -758,7 +805,8 @@ final class PrimaryPair {
                     }
                 }
             } catch (JournalGapException e) {
-                poke(); // the records went into the map: the driver resyncs
+                gapSeen = true; // the records went into the map: the driver resyncs and rebases the peer
+                poke();
                 return Wire.records(id, List.of(), 0, true, e.retainedStart(), j.head(), true, 0, 0);
             }
         }

@@ -148,10 +148,14 @@ final class Replication implements PairService {
 
     // ---- groups attach and detach --------------------------------------------------------------
 
-    /** The group's journal and volumes are open: start its pairs. */
     /** The pairs this site is the target of. */
     java.util.Collection<TargetPair> targetPairs() {
         return targets.values();
+    }
+
+    /** The group has pairs here, but none runs (the difference-map service is absent). */
+    boolean pairsDetached(Group g) {
+        return g.target == null && g.primaries.length == 0 && store.hasPairs(g.name);
     }
 
     /** Whether {@code group} is the target of a pair at this site (as persisted). */
@@ -159,6 +163,7 @@ final class Replication implements PairService {
         return store.all().stream().anyMatch(r -> !r.primary() && r.group().equals(group));
     }
 
+    /** The group's journal and volumes are open: start its pairs. */
     synchronized void attach(Group g) {
         if (maps == null) {
             return;
@@ -458,7 +463,7 @@ final class Replication implements PairService {
     @Override
     public void suspend(String group, String peer) throws IOException {
         PrimaryPair p = primary(group, peer);
-        p.lost("suspended by the operator");
+        p.lost("suspended by the operator", true);
         p.rec = store.update(p.id, r -> r.withSuspended(true));
         p.live = false;
         pairsChanged(p.group);

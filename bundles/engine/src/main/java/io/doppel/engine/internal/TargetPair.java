@@ -302,6 +302,7 @@ final class TargetPair {
                     continue;
                 }
                 applyBatch(j, done, head, budget);
+                checkConsistent(group.tracker.watermark()); // also under a load that never lets it idle
             } catch (InterruptedException e) {
                 if (stopped) {
                     return;
@@ -516,7 +517,12 @@ final class TargetPair {
 
     Frame resyncEnd(Wire.In in) throws IOException {
         Position end = in.getPosition();
-        repl.engine().checkpointGroup(group); // the copied blocks are durable before the primary forgets them
+        // the copied blocks are durable before the primary forgets them (a checkpoint forces
+        // nothing when no record was applied since the last one)
+        for (VolumeSlot s : group.volumes.values()) {
+            s.volume.force();
+        }
+        repl.engine().checkpointGroup(group);
         rec = repl.store().update(id, r -> r.withConsistent(false, end));
         state("resyncing", "consistent once records through " + end + " are applied");
         synchronized (applyWake) {

@@ -222,7 +222,10 @@ final class Wire {
 
         List<JournalRecord> getRecords(int groupId) {
             int n = b.getInt();
-            List<JournalRecord> out = new ArrayList<>(n);
+            if (n < 0 || n > b.remaining()) {
+                throw new IllegalArgumentException("garbled message: " + n + " records in " + b.remaining() + " bytes");
+            }
+            List<JournalRecord> out = new ArrayList<>(Math.min(n, 1024));
             for (int i = 0; i < n; i++) {
                 out.add(getRecord(groupId));
             }

@@ -1,5 +1,6 @@
 package io.doppel.engine.internal;
 
+import io.doppel.bitmap.internal.DifferenceMapStore;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.ByteBuffer;
@@ -261,6 +262,84 @@ class ReplicationTest {
         } finally {
             c.close();
         }
+    }
+
+    @Test
+    void withoutTheMapServiceAPairedGroupHoldsHostWritesUntilItReturns() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        a.repl.maps(null);
+        b.repl.maps(null);
+        java.util.concurrent.CompletableFuture<Void> held = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try (BlockDevice d = a.device()) {
+                d.write(4096, ByteBuffer.wrap(new byte[4096]).put(0, (byte) 9), false);
+            } catch (Exception e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        Awaitility.await().pollDelay(Duration.ofMillis(500)).until(() -> true);
+        assertThat(held).as("a paired group's write waits for its pairs").isNotDone();
+        try (BlockDevice d = b.device()) {
+            java.util.concurrent.CompletableFuture<Void> replica = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    d.write(0, ByteBuffer.allocate(4096), false);
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            Awaitility.await().pollDelay(Duration.ofMillis(300)).until(() -> true);
+            assertThat(replica).as("the replica takes no host write without its pair").isNotDone();
+            b.repl.maps(new DifferenceMapStore(b.storage, ReplicationSite.ROOT.resolve("maps")));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> replica.get(30, java.util.concurrent.TimeUnit.SECONDS))
+                    .hasMessageContaining("is a replica");
+        }
+        a.repl.maps(new DifferenceMapStore(a.storage, ReplicationSite.ROOT.resolve("maps")));
+        held.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        awaitState(a, "B", "in-sync");
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void aSecondaryThatLostItsCopyIsCopiedWholeAgain() throws Exception {
+        startBoth(JOURNAL);
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(15), 100, false);
+        }
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        b.awaitApplied(a.head());
+        // B is reinstalled: a new, empty site under the same name
+        net.cut("A", "B"); // its link drops while it is away
+        b.close();
+        b = new ReplicationSite("B", net, new SimulatedStorage(), JOURNAL, VOL).start();
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !"replicating".equals(a.pair("B").state()));
+        net.heal("A", "B");
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> "replicating".equals(a.pair("B").state())
+                && a.pair("B").mapBlocks() == 0 && b.group().tracker != null
+                && !b.group().tracker.watermark().isBefore(a.head()) && b.pair("A").consistent());
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void aConnectedAsyncPeerThatFallsBehindFoldsAndCatchesUp() throws Exception {
+        startBoth(EngineFixture.journalSettings(2L << 20, 4L << 20));
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        // the map service is replaced (as at start-up or an update): the pairs restart on the new one
+        a.repl.maps(new DifferenceMapStore(a.storage, ReplicationSite.ROOT.resolve("maps")));
+        awaitState(a, "B", "replicating");
+        net.delay("B", "A", 100); // slow pulls: B stays connected but falls behind
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(16), 3000, false);
+        }
+        net.delay("B", "A", 0);
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> a.pair("B").mapBlocks() == 0
+                && !b.group().tracker.watermark().isBefore(a.head()) && b.pair("A").consistent());
+        // the last pass copied a map, not the whole volume as the initial copy did
+        assertThat(a.pair("B").resyncBlocks()).as("blocks of the last resync pass").isLessThan(VOL / 4096);
+        assertThat(b.image()).isEqualTo(a.image());
     }
 
     @Test
