@@ -116,10 +116,7 @@ final class PrimaryPair {
             journaled = Position.max(journaled, durable);
         }
         if (!rec.fullCopyDone() && m.blocks() == 0) {
-            for (VolumeSlot s : group.volumes.values()) {
-                m.addBlocks(s.id, 0, s.size / VolumeService.BLOCK_SIZE);
-            }
-            m.persist(cursor.position());
+            markWholeGroup(m, cursor.position());
             LOG.info("Pair {} ({} to {}): initial copy of {} blocks planned", id, group.name, peer, m.blocks());
         }
         stopped = false;
@@ -277,10 +274,7 @@ final class PrimaryPair {
             if (rec.fullCopyDone() && !o.continues()) {
                 // The peer no longer holds this pair's stream (reinstalled, reset): only a full
                 // copy is sure to cover what it lacks.
-                for (VolumeSlot s : group.volumes.values()) {
-                    map.addBlocks(s.id, 0, s.size / VolumeService.BLOCK_SIZE);
-                }
-                map.persist(start);
+                markWholeGroup(map, start);
                 LOG.warn("Pair {}: {} no longer holds this pair's stream; copying the whole group again ({} blocks)",
                         id, peer, map.blocks());
             }
@@ -340,6 +334,14 @@ final class PrimaryPair {
         synchronized (acks) {
             return Position.max(cursor.position(), foldedThrough);
         }
+    }
+
+    /** Every block of every volume goes into the map: a full copy. */
+    private void markWholeGroup(DifferenceMap m, Position coveredThrough) throws IOException {
+        for (VolumeSlot s : group.volumes.values()) {
+            m.addBlocks(s.id, 0, s.size / VolumeService.BLOCK_SIZE);
+        }
+        m.persist(coveredThrough);
     }
 
     private void checkBroken() throws IOException {
