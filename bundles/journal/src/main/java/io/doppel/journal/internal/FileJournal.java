@@ -133,6 +133,10 @@ public final class FileJournal implements Journal {
 
     private final ReentrantLock reclaimLock = new ReentrantLock();
     private volatile ReclaimHandler reclaimHandler;
+    /** The background pass that makes room before appends find the journal full; guarded by prepLock. */
+    private CompletableFuture<Void> makingRoom;
+    /** Set when a roll left a quarter of the capacity or less; the append then starts {@link #makeRoomAhead}. */
+    private volatile boolean roomLow;
 
     /**
      * A segment file ready to become the next segment.
@@ -359,6 +363,7 @@ public final class FileJournal implements Journal {
         long recordBytes = RecordFormat.recordBytes(dataBytes);
         long time = System.currentTimeMillis();
         for (int attempt = 0; ; attempt++) {
+            Position written = null;
             appendLock.lock();
             try {
                 checkWritable();
@@ -367,16 +372,22 @@ public final class FileJournal implements Journal {
                     seg = roll();
                 }
                 if (seg != null) {
-                    return write(seg, kind, volumeId, offset, length, dataBytes > 0 ? data : null, dataBytes, dataCrc, recordBytes,
+                    written = write(seg, kind, volumeId, offset, length, dataBytes > 0 ? data : null, dataBytes, dataCrc, recordBytes,
                             epoch, head.seq() + 1, time);
                 }
             } finally {
                 appendLock.unlock();
             }
+            if (written != null) {
+                if (roomLow) {
+                    makeRoomAhead();
+                }
+                return written;
+            }
             if (attempt >= 3) {
                 throw full();
             }
-            makeRoom();
+            makeRoom(false);
         }
     }
 
@@ -391,6 +402,7 @@ public final class FileJournal implements Journal {
         Position at = record.position();
         for (int attempt = 0; ; ) {
             Position forceFirst = null;
+            Position written = null;
             appendLock.lock();
             try {
                 checkWritable();
@@ -417,12 +429,18 @@ public final class FileJournal implements Journal {
                         if (raise) {
                             addEpoch(new EpochEntry(at.epoch(), REPLICATED_SITE, at.seq(), h.seq()));
                         }
-                        return write(seg, kind, record.volumeId(), record.offset(), record.length(), dataBytes > 0 ? data : null,
+                        written = write(seg, kind, record.volumeId(), record.offset(), record.length(), dataBytes > 0 ? data : null,
                                 dataBytes, dataCrc, recordBytes, at.epoch(), at.seq(), record.time());
                     }
                 }
             } finally {
                 appendLock.unlock();
+            }
+            if (written != null) {
+                if (roomLow) {
+                    makeRoomAhead();
+                }
+                return written;
             }
             if (forceFirst != null) {
                 force(forceFirst);
@@ -431,7 +449,7 @@ public final class FileJournal implements Journal {
             if (attempt++ >= 3) {
                 throw full();
             }
-            makeRoom();
+            makeRoom(false);
         }
     }
 
@@ -549,6 +567,9 @@ public final class FileJournal implements Journal {
             firstUnforced = seg;
         }
         schedulePrepare();
+        synchronized (prepLock) {
+            roomLow = freeSegments() <= Math.max(1, maxSegments / 4);
+        }
         return seg;
     }
 
@@ -955,11 +976,14 @@ public final class FileJournal implements Journal {
         storage.writeAtomically(metaPath, new JournalMeta(groupId, clean, checkpoint, retainedStart, oldestSegment, history, cs).encode());
     }
 
-    /** Called without the append lock when an append found no room: reclaim, then fold cursors. */
-    private void makeRoom() throws IOException {
+    /**
+     * Called without the append lock when an append found no room, or {@code ahead} of that
+     * when little room is left: reclaim, then fold cursors.
+     */
+    private void makeRoom(boolean ahead) throws IOException {
         reclaimLock.lock();
         try {
-            if (hasRoom()) {
+            if (ahead ? !lowOnRoom() : hasRoom()) {
                 return;
             }
             ReclaimHandler rh = reclaimHandler;
@@ -967,13 +991,73 @@ public final class FileJournal implements Journal {
                 rh.reclaim(this);
             }
             release();
-            if (hasRoom()) {
+            if (ahead ? !lowOnRoom() : hasRoom()) {
                 return;
             }
             foldCursors();
             release();
         } finally {
             reclaimLock.unlock();
+        }
+    }
+
+    /**
+     * Segment files an append may still start before the journal is full: spares, the one
+     * prepared ahead and files the capacity still allows. Holds prepLock.
+     */
+    private int freeSegments() {
+        return spares.size() + (ready != null ? 1 : 0) + (preparing != null ? 1 : 0) + Math.max(0, maxSegments - filesOnDisk());
+    }
+
+    /**
+     * Once a quarter of the capacity or less is free, checkpoints and folds lagging cursors in
+     * the background. A fold reads many records and a checkpoint forces the volumes; done in
+     * the append that finds the journal full, both would stall that host write and every one
+     * queued behind it.
+     */
+    private void makeRoomAhead() {
+        CompletableFuture<Void> task;
+        synchronized (prepLock) {
+            roomLow = false; // the next roll sets it again if this pass leaves too little
+            if (stopPreparing || makingRoom != null || freeSegments() > Math.max(1, maxSegments / 4)) {
+                return;
+            }
+            task = new CompletableFuture<>();
+            makingRoom = task;
+        }
+        try {
+            executor.execute(() -> {
+                try {
+                    makeRoom(true);
+                } catch (IOException | RuntimeException e) {
+                    if (!stopPreparing) {
+                        LOG.warn("Journal of group {}: making room ahead of appends failed: {}", group, e.getMessage());
+                    }
+                } finally {
+                    synchronized (prepLock) {
+                        makingRoom = null;
+                    }
+                    task.complete(null);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            synchronized (prepLock) {
+                makingRoom = null;
+            }
+            task.complete(null);
+        }
+    }
+
+    /** Whether a pass that makes room ahead of appends runs now. */
+    boolean makingRoom() {
+        synchronized (prepLock) {
+            return makingRoom != null;
+        }
+    }
+
+    private boolean lowOnRoom() {
+        synchronized (prepLock) {
+            return !stopPreparing && freeSegments() <= Math.max(1, maxSegments / 4);
         }
     }
 
@@ -1395,12 +1479,17 @@ public final class FileJournal implements Journal {
             appendLock.unlock();
         }
         CompletableFuture<Void> inFlight;
+        CompletableFuture<Void> roomTask;
         synchronized (prepLock) {
             stopPreparing = true;
             inFlight = preparing;
+            roomTask = makingRoom;
         }
         if (inFlight != null) {
             inFlight.join();
+        }
+        if (roomTask != null) {
+            roomTask.join();
         }
         IOException first = null;
         boolean clean = false;

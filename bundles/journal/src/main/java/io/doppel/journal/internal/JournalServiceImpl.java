@@ -59,6 +59,7 @@ public final class JournalServiceImpl implements JournalService {
         String activityExtentBytes() default "4M";
     }
 
+    /** Prepares segments ahead and makes room (checkpoint, folds) for every journal: room-making can take a while. */
     private final ThreadPoolExecutor executor;
     private final JournalManager manager;
     private JournalConfig.Values values;
@@ -66,7 +67,7 @@ public final class JournalServiceImpl implements JournalService {
     @Activate
     public JournalServiceImpl(@Reference(name = "storage") Storage storage, Config config) {
         this.values = apply(config, JournalConfig.defaults());
-        this.executor = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), new Threads());
+        this.executor = new ThreadPoolExecutor(4, 4, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), new Threads());
         this.executor.allowCoreThreadTimeOut(true);
         this.manager = new JournalManager(storage, values.directory(), values.settings(), executor);
         LOG.info("Journal service started: directory {}, segments of {} bytes, default capacity {} bytes", values.directory(),

@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.doppel.api.journal.JournalCursor;
@@ -12,6 +15,7 @@ import io.doppel.api.journal.JournalFullException;
 import io.doppel.api.journal.JournalRecord;
 import io.doppel.api.journal.Position;
 import io.doppel.api.journal.RecordKind;
+import io.doppel.api.journal.JournalOptions;
 import io.doppel.testkit.SimulatedStorage;
 
 import org.junit.jupiter.api.Test;
@@ -99,6 +103,54 @@ class CapacityTest {
             assertThat(cursor[0].position().seq()).isEqualTo(folds.get(folds.size() - 1)[3]);
             assertThat(seen).doesNotHaveDuplicates();
             assertThat(j.head().seq()).isEqualTo(200);
+        }
+    }
+
+    /**
+     * Room is made in the background once a quarter of the capacity is left, so the append that
+     * would find the journal full never folds or checkpoints itself: those stall host writes.
+     * The appender here waits for each background pass to end, as a host sees no wait when
+     * the pass is faster than the journal fills.
+     */
+    @Test
+    void roomIsMadeInTheBackgroundBeforeAnAppendFindsTheJournalFull() throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor(r -> new Thread(r, "room-maker"));
+        try (FileJournal j = FileJournal.open(storage, Fixture.ROOT, new JournalOptions(Fixture.GROUP, Fixture.GROUP_ID, 0),
+                Fixture.settings(8 * Fixture.SEGMENT), pool, null)) {
+            List<String> reclaimThreads = new ArrayList<>();
+            List<String> foldThreads = new ArrayList<>();
+            j.reclaimHandler(journal -> {
+                synchronized (reclaimThreads) {
+                    reclaimThreads.add(Thread.currentThread().getName());
+                }
+                journal.checkpoint(journal.head());
+            });
+            List<Long> folded = new ArrayList<>();
+            j.cursor("peer-c", (records, upTo) -> {
+                synchronized (foldThreads) {
+                    foldThreads.add(Thread.currentThread().getName());
+                }
+                for (JournalRecord r = records.next(); r != null; r = records.next()) {
+                    folded.add(r.seq());
+                }
+            });
+            for (int i = 1; i <= 400; i++) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (j.makingRoom()) {
+                    assertThat(System.nanoTime()).as("a background pass ends").isLessThan(deadline);
+                    Thread.onSpinWait();
+                }
+                write(j, i);
+                assertThat(j.status().segments()).isLessThanOrEqualTo(8);
+            }
+            assertThat(foldThreads).as("folds").isNotEmpty().containsOnly("room-maker");
+            assertThat(reclaimThreads).as("reclaims").isNotEmpty().containsOnly("room-maker");
+            assertThat(folded).doesNotHaveDuplicates();
+            assertThat(folded.get(0)).isEqualTo(1L);
+            assertThat(folded.get(folded.size() - 1) - folded.get(0) + 1).isEqualTo(folded.size());
+            assertThat(j.head().seq()).isEqualTo(400);
+        } finally {
+            pool.shutdownNow();
         }
     }
 
