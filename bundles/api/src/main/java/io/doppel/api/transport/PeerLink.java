@@ -28,6 +28,12 @@ public interface PeerLink {
      */
     CompletableFuture<Frame> request(Frame frame);
 
+    /**
+     * As {@link #request(Frame)}, but the reply may take up to {@code timeoutMillis} instead of
+     * the transport's request timeout: for requests whose handler works long by design.
+     */
+    CompletableFuture<Frame> request(Frame frame, long timeoutMillis);
+
     /** Sends a frame that gets no reply. */
     void send(Frame frame) throws IOException;
 

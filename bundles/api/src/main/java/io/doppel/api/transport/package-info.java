@@ -4,7 +4,7 @@
  * mean (replication records, acknowledgements, pulls) is up to the services that send and
  * handle them; the transport only authenticates, frames, orders and delivers them.
  */
-@Version("1.0.0")
+@Version("1.1.0")
 package io.doppel.api.transport;
 
 import org.osgi.annotation.versioning.Version;

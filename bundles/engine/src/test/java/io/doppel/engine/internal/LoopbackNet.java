@@ -214,6 +214,11 @@ final class LoopbackNet implements AutoCloseable {
         }
 
         @Override
+        public CompletableFuture<Frame> request(Frame frame, long timeoutMillis) {
+            return request(frame).orTimeout(timeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+
+        @Override
         public void send(Frame frame) throws IOException {
             request(frame);
         }

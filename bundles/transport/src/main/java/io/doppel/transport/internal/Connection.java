@@ -59,7 +59,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
 
     /** A request waiting for its reply. */
-    private record Pending(int type, long deadlineNanos, CompletableFuture<Frame> future) {
+    private record Pending(int type, long deadlineNanos, long timeoutMillis, CompletableFuture<Frame> future) {
     }
 
     private final TransportService transport;
@@ -376,8 +376,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
             Pending p = e.getValue();
             if (now - p.deadlineNanos >= 0 && pending.remove(e.getKey(), p)) {
                 p.future.completeExceptionally(new TimeoutException("no reply from peer " + peerName()
-                        + " to a request of frame type " + p.type + " within "
-                        + transport.config().requestTimeoutMillis() + " ms"));
+                        + " to a request of frame type " + p.type + " within " + p.timeoutMillis + " ms"));
             }
         }
     }
@@ -590,11 +589,11 @@ final class Connection extends ChannelInboundHandlerAdapter {
 
     // ---- outbound (any thread) ----------------------------------------------------------
 
-    CompletableFuture<Frame> request(Frame frame) {
+    CompletableFuture<Frame> request(Frame frame, long timeoutMillis) {
         CompletableFuture<Frame> future = new CompletableFuture<>();
         long id = nextId.getAndIncrement();
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(transport.config().requestTimeoutMillis());
-        Pending p = new Pending(frame.type(), deadline, future);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        Pending p = new Pending(frame.type(), deadline, timeoutMillis, future);
         pending.put(id, p);
         if (closed) {
             // closed while registering: failPending may have run before the put

@@ -344,12 +344,20 @@ final class Link implements PeerLink {
 
     @Override
     public CompletableFuture<Frame> request(Frame frame) {
+        return request(frame, transport.config().requestTimeoutMillis());
+    }
+
+    @Override
+    public CompletableFuture<Frame> request(Frame frame, long timeoutMillis) {
         check(frame);
+        if (timeoutMillis <= 0) {
+            throw new IllegalArgumentException("a request timeout must be positive: " + timeoutMillis + " ms");
+        }
         Connection c = current;
         if (c == null) {
             return CompletableFuture.failedFuture(unavailable());
         }
-        return c.request(frame);
+        return c.request(frame, timeoutMillis);
     }
 
     @Override

@@ -264,6 +264,15 @@ public final class TransportComponent implements TransportAdmin {
         }
 
         @Override
+        public CompletableFuture<Frame> request(Frame frame, long timeoutMillis) {
+            try {
+                return target().request(frame, timeoutMillis);
+            } catch (PeerUnavailableException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+
+        @Override
         public void send(Frame frame) throws IOException {
             target().send(frame);
         }

@@ -560,6 +560,27 @@ class TransportTest {
     }
 
     @Test
+    void aRequestWithItsOwnTimeoutMayOutwaitTheTransportTimeout() throws Exception {
+        TransportConfig quick = TestSite.fastConfig(tmp).withTimes(100, 1000, 300, 300);
+        TestSite a = site("a", quick);
+        TestSite b = site("b", quick);
+        b.handlers.add((peer, f) -> CompletableFuture.supplyAsync(() -> f,
+                CompletableFuture.delayedExecutor(900, TimeUnit.MILLISECONDS)), 106);
+        pair(a, b);
+        // the transport's 300 ms cut the plain request
+        assertThatThrownBy(() -> a.service.link("b").request(frame(106, "slow")).get(5, TimeUnit.SECONDS)).cause()
+                .isInstanceOf(java.util.concurrent.TimeoutException.class).hasMessageContaining("within 300 ms");
+        // its own timeout lets the same slow handler answer
+        assertThat(text(a.service.link("b").request(frame(106, "slow"), 5000).get(10, TimeUnit.SECONDS))).isEqualTo("slow");
+        // and a short own timeout names itself
+        assertThatThrownBy(() -> a.service.link("b").request(frame(106, "slow"), 200).get(5, TimeUnit.SECONDS)).cause()
+                .isInstanceOf(java.util.concurrent.TimeoutException.class).hasMessageContaining("within 200 ms");
+        assertThatThrownBy(() -> a.service.link("b").request(frame(106, "x"), 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("must be positive");
+        assertThat(a.connected("b")).isTrue();
+    }
+
+    @Test
     void aRemovedPeerIsToldAndItsRedialsAreRefusedInTheTlsHandshake() throws Exception {
         TestSite a = site("a");
         TestSite b = site("b");
