@@ -41,6 +41,7 @@ public final class SimulatedStorage implements Storage {
     private final Set<Path> directories = new HashSet<>();
     private long capacity = Long.MAX_VALUE;
     private volatile Predicate<Path> writeFault = p -> false;
+    private volatile java.util.function.Consumer<Path> ioHook = p -> { };
     private int generation;
     private long forces;
 
@@ -65,6 +66,16 @@ public final class SimulatedStorage implements Storage {
     }
 
     /** Writes to paths matching the predicate fail with an IOException. */
+    /**
+     * Runs {@code hook} in the middle of every read and write of a file, on the thread doing it:
+     * a test can hold that thread inside the I/O. As with a FileChannel, a thread interrupted
+     * meanwhile closes the file and gets {@link java.nio.channels.ClosedByInterruptException}.
+     */
+    public SimulatedStorage ioHook(java.util.function.Consumer<Path> hook) {
+        this.ioHook = hook == null ? p -> { } : hook;
+        return this;
+    }
+
     public SimulatedStorage writeFault(Predicate<Path> fault) {
         this.writeFault = fault == null ? p -> false : fault;
         return this;
@@ -340,7 +351,7 @@ public final class SimulatedStorage implements Storage {
     private final class SimFile implements StorageFile {
         private final Path path;
         private final int openedIn;
-        private boolean closed;
+        private volatile boolean closed;
 
         SimFile(Path path, int generation) {
             this.path = path;
@@ -349,7 +360,12 @@ public final class SimulatedStorage implements Storage {
 
         private FileState live() throws IOException {
             if (closed) {
-                throw new IOException("closed: " + path);
+                throw new java.nio.channels.ClosedChannelException();
+            }
+            if (Thread.currentThread().isInterrupted()) {
+                // as a FileChannel: I/O by an interrupted thread closes the channel for every user
+                closed = true;
+                throw new java.nio.channels.ClosedByInterruptException();
             }
             if (openedIn != generation) {
                 throw new IOException("simulated power cut: handle on " + path + " is dead");
@@ -376,7 +392,20 @@ public final class SimulatedStorage implements Storage {
         @Override
         public int read(ByteBuffer dst, long position) throws IOException {
             synchronized (SimulatedStorage.this) {
+                live();
+            }
+            during();
+            synchronized (SimulatedStorage.this) {
                 return readInto(live(), dst, position);
+            }
+        }
+
+        /** The middle of an I/O: the hook, then what an interrupt meanwhile does to a FileChannel. */
+        private void during() throws IOException {
+            ioHook.accept(path);
+            if (Thread.currentThread().isInterrupted()) {
+                closed = true;
+                throw new java.nio.channels.ClosedByInterruptException();
             }
         }
 
@@ -387,6 +416,10 @@ public final class SimulatedStorage implements Storage {
 
         @Override
         public void write(ByteBuffer[] srcs, long position) throws IOException {
+            synchronized (SimulatedStorage.this) {
+                live();
+            }
+            during();
             synchronized (SimulatedStorage.this) {
                 FileState f = live();
                 if (writeFault.test(path)) {

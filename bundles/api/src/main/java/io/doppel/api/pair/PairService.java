@@ -30,6 +30,14 @@ public interface PairService {
     /** Ends the pair at both sites (the peer's volumes are kept). */
     void delete(String group, String peer) throws IOException;
 
+    /**
+     * Ends this site's side of a pair whose primary is {@code peer}, without telling it: for a
+     * primary that is gone, or that deleted the pair while this site was unreachable. The
+     * group keeps its volumes and takes host writes again. A primary that still has the pair
+     * makes the group its target again at its next session.
+     */
+    void deleteTarget(String group, String peer) throws IOException;
+
     List<PairInfo> pairs();
 
     Optional<PairInfo> pair(String group, String peer);

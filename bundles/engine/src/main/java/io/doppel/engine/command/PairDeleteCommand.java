@@ -6,6 +6,7 @@ import org.apache.karaf.shell.api.action.Action;
 import org.apache.karaf.shell.api.action.Argument;
 import org.apache.karaf.shell.api.action.Command;
 import org.apache.karaf.shell.api.action.Completion;
+import org.apache.karaf.shell.api.action.Option;
 import org.apache.karaf.shell.api.action.lifecycle.Reference;
 import org.apache.karaf.shell.api.action.lifecycle.Service;
 
@@ -23,8 +24,18 @@ public final class PairDeleteCommand implements Action {
     @Argument(index = 1, name = "peer", required = true, description = "Peer site")
     String peer;
 
+    @Option(name = "--local", description = "At a secondary: end the pair from PEER here only, without telling PEER"
+            + " (a primary that is gone, or deleted the pair while this site was unreachable)")
+    boolean local;
+
     @Override
     public Object execute() throws Exception {
+        if (local) {
+            pairs.deleteTarget(group, peer);
+            System.out.println("Pair of group " + group + " from " + peer + ": ended at this site; " + group
+                    + " takes host writes again");
+            return null;
+        }
         pairs.delete(group, peer);
         System.out.println("Pair of group " + group + " with " + peer + ": deleted");
         return null;

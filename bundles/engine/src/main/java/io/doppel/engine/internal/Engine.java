@@ -334,12 +334,12 @@ public final class Engine implements DeviceProvider, GroupService {
                         checkpoint(g);
                     }
                 } catch (IOException | RuntimeException e) {
-                    LOG.warn("Group {}: checkpoint before detaching failed; redo will cover it: {}", g.name, e.getMessage());
+                    LOG.warn("Group {}: checkpoint before detaching failed; redo will cover it: {}", g.name, PrimaryPair.rootMessage(e));
                 }
                 try {
                     j.close();
                 } catch (IOException | RuntimeException e) {
-                    LOG.warn("Group {}: closing the journal failed: {}", g.name, e.getMessage());
+                    LOG.warn("Group {}: closing the journal failed: {}", g.name, PrimaryPair.rootMessage(e));
                 }
                 g.journal = null;
             }
@@ -602,7 +602,7 @@ public final class Engine implements DeviceProvider, GroupService {
         if (e instanceof DeviceException de) {
             return de;
         }
-        String msg = String.valueOf(e.getMessage());
+        String msg = e.getMessage() == null ? e.toString() : e.getMessage();
         IoError err = msg.contains("No space left") || e instanceof JournalFullException ? IoError.ENOSPC : IoError.EIO;
         return new DeviceException(err, what + " failed: " + msg, e);
     }

@@ -155,6 +155,11 @@ public final class EngineComponent implements DeviceProvider, GroupService, Site
     }
 
     @Override
+    public void deleteTarget(String group, String peer) throws IOException {
+        replication.deleteTarget(group, peer);
+    }
+
+    @Override
     public List<PairInfo> pairs() {
         return replication.pairs();
     }

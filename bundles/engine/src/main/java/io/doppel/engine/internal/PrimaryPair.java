@@ -73,6 +73,10 @@ final class PrimaryPair {
     private Position applied = Position.ZERO;
     private static final long REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final long MAX_PULL_BYTES = 16L << 20;
+    /** The secondary may apply its backlog for this long before it rebases, plus time to checkpoint. */
+    static final long RESYNC_BEGIN_MILLIS = TargetPair.REBASE_APPLY_MILLIS + 60_000;
+    /** RESYNC_END forces every copied block at the secondary: a volume fsync of up to the whole pass. */
+    static final long RESYNC_END_MILLIS = 300_000;
     private long lastRefresh;
     /** Why the current session's transfer failed (null while it works). */
     private volatile String broken;
@@ -88,6 +92,12 @@ final class PrimaryPair {
     private volatile DifferenceMap map;
     /** Bumped by every fold: a resync pass started before it must not clear the map. */
     private final AtomicLong mapGeneration = new AtomicLong();
+    /**
+     * Held while a fold adds records to the map and while a finished pass clears it: a fold
+     * runs on the journal's thread, and blocks it added between a pass's check and its clear
+     * would be lost. Taken after the group's append lock.
+     */
+    private final Object mapLock = new Object();
     private volatile long resyncTotal;
     private final AtomicLong resyncDone = new AtomicLong();
     private volatile boolean resyncing;
@@ -130,6 +140,31 @@ final class PrimaryPair {
         return "pair-" + pairId;
     }
 
+    /**
+     * Waits for a reply, but gives up once the pair stops. The driver is never interrupted: it
+     * reads the volumes and the journal, and an interrupt during FileChannel I/O closes the
+     * channel for every user of the file, host I/O included.
+     */
+    private Frame reply(CompletableFuture<Frame> f, long timeoutMillis)
+            throws IOException, InterruptedException, ExecutionException, TimeoutException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        while (true) {
+            if (stopped) {
+                f.cancel(false);
+                throw new IOException("pair " + id + " stopped");
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                throw new TimeoutException("no reply from " + peer + " within " + timeoutMillis + " ms");
+            }
+            try {
+                return f.get(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException slice) {
+                // look at stopped again
+            }
+        }
+    }
+
     /** Stops the driver and releases the cursor (the journal is being closed or the pair deleted). */
     void stop() {
         stopped = true;
@@ -141,7 +176,7 @@ final class PrimaryPair {
         poke();
         Thread t = driver;
         if (t != null && t != Thread.currentThread()) {
-            t.interrupt();
+            // no interrupt (see reply): the driver sees stopped at its next wait or loop turn
             try {
                 t.join(10_000);
             } catch (InterruptedException e) {
@@ -311,7 +346,8 @@ final class PrimaryPair {
             if (mode.transfer() == CopyMode.Transfer.PUSH && !live) {
                 catchUp(l, j);
             }
-            if (mode.waitsForPeer() && live && map.blocks() == 0 && !gating) {
+            // With suspend-io, gating never ended while the peer was away: only the state is behind.
+            if (mode.waitsForPeer() && live && map.blocks() == 0 && (!gating || !"in-sync".equals(state))) {
                 inSync(l);
             } else if (!mode.waitsForPeer() && map.blocks() == 0) {
                 state("replicating", "");
@@ -363,7 +399,7 @@ final class PrimaryPair {
         for (VolumeSlot s : vols) {
             o.putInt(s.id).putString(s.name).putLong(s.size);
         }
-        Frame reply = l.request(o.frame()).get(30, TimeUnit.SECONDS);
+        Frame reply = reply(l.request(o.frame()), 30_000);
         state(rec.fullCopyDone() ? "catching-up" : "initial-copy", "");
         Wire.In in = new Wire.In(reply);
         Wire.Ack a = new Wire.Ack(in.getPosition(), in.getPosition(), in.getPosition(), in.getBoolean(), in.getBoolean());
@@ -379,11 +415,13 @@ final class PrimaryPair {
             if (from.isBefore(j.retainedStart())) {
                 from = j.retainedStart();
             }
-            try (JournalReader r = j.read(from, head)) {
-                addToMap(r);
+            synchronized (mapLock) {
+                try (JournalReader r = j.read(from, head)) {
+                    addToMap(r);
+                }
+                map.persist(head);
+                mapGeneration.incrementAndGet();
             }
-            map.persist(head);
-            mapGeneration.incrementAndGet();
             cursor.advance(head);
             return head;
         } finally {
@@ -413,12 +451,14 @@ final class PrimaryPair {
                         e.getMessage());
             }
         }
-        addToMap(records);
-        map.persist(upTo);
-        synchronized (acks) {
-            foldedThrough = Position.max(foldedThrough, upTo);
+        synchronized (mapLock) {
+            addToMap(records);
+            map.persist(upTo);
+            synchronized (acks) {
+                foldedThrough = Position.max(foldedThrough, upTo);
+            }
+            mapGeneration.incrementAndGet();
         }
-        mapGeneration.incrementAndGet();
         LOG.info("Pair {}: journal full; folded the records {} lacks through {} into its map ({} blocks)", id, peer,
                 upTo, map.blocks());
         poke();
@@ -431,7 +471,7 @@ final class PrimaryPair {
     private void beginResync(PeerLink l, Position start, boolean rebase) throws Exception {
         Frame f = new Wire.Out(Wire.RESYNC_BEGIN, id, 32).putPosition(start).putBoolean(rebase).putLong(map.blocks())
                 .frame();
-        Wire.Ack a = Wire.Ack.read(l.request(f).get(120, TimeUnit.SECONDS));
+        Wire.Ack a = Wire.Ack.read(reply(l.request(f, RESYNC_BEGIN_MILLIS), RESYNC_BEGIN_MILLIS + 5_000));
         synchronized (acks) {
             if (rebase) {
                 journaled = a.journaled();
@@ -596,7 +636,7 @@ final class PrimaryPair {
         }
         state("in-sync", "");
         if (rec.outdated()) {
-            l.request(new Wire.Out(Wire.OUTDATED, id, 8).putBoolean(false).frame()).get(30, TimeUnit.SECONDS);
+            reply(l.request(new Wire.Out(Wire.OUTDATED, id, 8).putBoolean(false).frame()), 30_000);
             rec = repl.store().update(id, r -> r.withOutdated(false));
             LOG.info("Pair {}: {} is in sync again; no longer Outdated", id, peer);
         }
@@ -704,15 +744,31 @@ final class PrimaryPair {
 
     /** FLUSH/FUA: the peer's journal durable through {@code pos}. */
     void awaitDurable(Position pos, long timeoutMillis) throws IOException {
-        if (!gating) {
-            return;
-        }
-        try {
-            forcePeer(pos);
-        } catch (IOException e) {
-            lost(e.getMessage());
-            if (gating) {
-                throw e;
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        while (gating) {
+            try {
+                forcePeer(pos);
+                return;
+            } catch (IOException e) {
+                lost(e.getMessage());
+                if (!gating) {
+                    return;
+                }
+                if (!"suspend-io".equals(rec.policy()) || System.nanoTime() - deadline >= 0) {
+                    throw e;
+                }
+            }
+            // suspend-io: the FLUSH or FUA waits for the peer like a write does, and asks again
+            // once a session brought news or after a short while
+            synchronized (acks) {
+                if (gating && durable.isBefore(pos)) {
+                    try {
+                        acks.wait(200);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new java.io.InterruptedIOException("interrupted waiting for " + peer);
+                    }
+                }
             }
         }
     }
@@ -739,7 +795,7 @@ final class PrimaryPair {
             return;
         }
         try {
-            Frame r = l.request(new Wire.Out(Wire.FORCE, id, 16).putPosition(s).frame()).get(30, TimeUnit.SECONDS);
+            Frame r = reply(l.request(new Wire.Out(Wire.FORCE, id, 16).putPosition(s).frame()), 30_000);
             updateAcks(Wire.Ack.read(r));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -760,7 +816,7 @@ final class PrimaryPair {
             throw new IOException("no link to " + peer);
         }
         try {
-            Frame r = l.request(new Wire.Out(Wire.FORCE, id, 16).putPosition(pos).frame()).get(30, TimeUnit.SECONDS);
+            Frame r = reply(l.request(new Wire.Out(Wire.FORCE, id, 16).putPosition(pos).frame()), 30_000);
             updateAcks(Wire.Ack.read(r));
             synchronized (acks) {
                 if (durable.isBefore(pos)) {
@@ -845,10 +901,12 @@ final class PrimaryPair {
             }
             Position end = j.head();
             Frame f = new Wire.Out(Wire.RESYNC_END, id, 16).putPosition(end).frame();
-            updateAcks(Wire.Ack.read(l.request(f).get(300, TimeUnit.SECONDS)));
-            if (mapGeneration.get() == generation) {
-                map.clear();
-                map.persist(map.coveredThrough());
+            updateAcks(Wire.Ack.read(reply(l.request(f, RESYNC_END_MILLIS), RESYNC_END_MILLIS + 5_000)));
+            synchronized (mapLock) {
+                if (mapGeneration.get() == generation) {
+                    map.clear();
+                    map.persist(map.coveredThrough());
+                }
             }
             if (!rec.fullCopyDone()) {
                 rec = repl.store().update(id, PairStore.PairRecord::withFullCopyDone);

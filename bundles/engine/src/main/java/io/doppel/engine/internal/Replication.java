@@ -235,7 +235,16 @@ final class Replication implements PairService {
         for (Group g : engine.groupMap().values()) {
             detach(g);
         }
-        executor.shutdownNow();
+        // No shutdownNow first: a PULL being served reads the journal, and an interrupt during
+        // FileChannel I/O closes the segment file.
+        executor.shutdown();
+        try {
+            if (!executor.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                executor.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Refreshes what the write path reads: the group's primaries and whether writes may wait for a peer. */
@@ -370,6 +379,40 @@ final class Replication implements PairService {
         return Wire.ok(t.id);
     }
 
+    @Override
+    public synchronized void deleteTarget(String group, String peer) throws IOException {
+        TargetPair t = null;
+        for (TargetPair c : targets.values()) {
+            if (c.group.name.equals(group) && c.peer.equals(peer)) {
+                t = c;
+            }
+        }
+        if (t == null) {
+            for (PrimaryPair p : primaries.values()) {
+                if (p.group.name.equals(group) && p.peer.equals(peer)) {
+                    throw new IllegalStateException("group " + group + " here is the primary of pair " + p.id + " to " + peer
+                            + ": use pair-delete without --local");
+                }
+            }
+            throw new IllegalArgumentException("group " + group + " here is not the target of a pair from " + peer);
+        }
+        // Runs on the pair's serial executor, after any message of the primary already queued.
+        TargetPair target = t;
+        try {
+            t.inOrder(() -> {
+                store.remove(target.id);
+                return Wire.ok(target.id);
+            }).get(60, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IOException("cannot end pair " + t.id + " at this site: " + PrimaryPair.rootMessage(e), e);
+        }
+        t.shutdown();
+        targets.remove(t.id);
+        t.group.target = null;
+        LOG.warn("Pair {}: ended at this site by the operator; group {} is no longer the target of {}, which was not told",
+                t.id, group, peer);
+    }
+
     // ---- write path hooks ---------------------------------------------------------------------
 
     /** Waits for the group's synchronous peers after a local write (and FLUSH/FUA durability). */
@@ -396,8 +439,8 @@ final class Replication implements PairService {
                         + ", which is not connected: it must confirm the new size first");
             }
             try {
-                l.request(new Wire.Out(Wire.RESIZE, p.id, 16).putInt(slot.id).putLong(size).frame())
-                        .get(60, java.util.concurrent.TimeUnit.SECONDS);
+                l.request(new Wire.Out(Wire.RESIZE, p.id, 16).putInt(slot.id).putLong(size).frame(), 60_000)
+                        .get(65, java.util.concurrent.TimeUnit.SECONDS);
             } catch (Exception e) {
                 throw new IOException("peer " + p.peer + " did not grow its copy of " + slot.name + ": "
                         + PrimaryPair.rootMessage(e), e);
@@ -454,6 +497,12 @@ final class Replication implements PairService {
         for (PrimaryPair p : primaries.values()) {
             if (p.group.name.equals(group) && p.peer.equals(peer)) {
                 return p;
+            }
+        }
+        for (TargetPair t : targets.values()) {
+            if (t.group.name.equals(group) && t.peer.equals(peer)) {
+                throw new IllegalStateException("group " + group + " here is the target of pair " + t.id + " from " + peer
+                        + ": manage the pair at " + peer + " (or end it at this site only with pair-delete --local)");
             }
         }
         throw new IllegalArgumentException("group " + group + " has no pair with " + peer + " at this site"

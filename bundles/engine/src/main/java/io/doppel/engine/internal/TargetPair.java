@@ -44,6 +44,10 @@ import org.slf4j.LoggerFactory;
 final class TargetPair {
 
     private static final Logger LOG = LoggerFactory.getLogger(TargetPair.class);
+    /** How long a rebase waits for the records already held to be applied. */
+    static final long REBASE_APPLY_MILLIS = 600_000;
+    /** A pull reads up to its byte limit from the primary's journal, which may be cold on disk. */
+    private static final long PULL_MILLIS = 60_000;
     private static final OperatingSystemMXBean OS = ManagementFactory.getOperatingSystemMXBean();
     /** How long a full journal may delay an answer: below the primary's request timeout (30 s). */
     private static final long FULL_WAIT_NANOS = TimeUnit.SECONDS.toNanos(25);
@@ -105,11 +109,22 @@ final class TargetPair {
         p.start();
     }
 
+    /**
+     * Stops the puller and the applier. Only the puller is interrupted: it does no file I/O,
+     * while an interrupt during the applier's FileChannel I/O would close the volume or journal
+     * file for every user of it. The applier sees {@code stopped} when woken.
+     */
     void stop() {
         stopped = true;
+        synchronized (applyWake) {
+            applyWake.notifyAll();
+        }
+        Thread p = puller;
+        if (p != null) {
+            p.interrupt();
+        }
         for (Thread t : new Thread[] {applier, puller}) {
-            if (t != null) {
-                t.interrupt();
+            if (t != null && t != Thread.currentThread()) {
                 try {
                     t.join(10_000);
                 } catch (InterruptedException e) {
@@ -119,9 +134,17 @@ final class TargetPair {
         }
     }
 
+    /** Stops, then lets the serial executor finish its frame (no interrupt, for the same reason). */
     void shutdown() {
         stop();
-        serial.shutdownNow();
+        serial.shutdown();
+        try {
+            if (!serial.awaitTermination(10, TimeUnit.SECONDS)) {
+                LOG.warn("Pair {}: a message of {} still runs after 10 s; leaving it to finish", id, peer);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void state(String s, String why) {
@@ -253,6 +276,9 @@ final class TargetPair {
             }
             synchronized (applyWake) {
                 applyWake.notifyAll();
+            }
+            if (stopped) {
+                throw new IOException("pair " + id + " stopped while the journal of group " + group.name + " was full");
             }
             if (!group.tracker.watermark().isBefore(j.head())) {
                 repl.engine().checkpointGroup(group);
@@ -405,7 +431,10 @@ final class TargetPair {
                 state("consistent", "");
                 LOG.info("Pair {}: {} is consistent again at {}", id, group.name, done);
             } catch (IOException | RuntimeException e) {
-                LOG.warn("Pair {}: recording consistency failed: {}", id, e.getMessage());
+                if (!stopped) {
+                    LOG.warn("Pair {}: recording consistency failed; retried on the next idle round: {}", id,
+                            PrimaryPair.rootMessage(e));
+                }
             }
         }
     }
@@ -437,13 +466,16 @@ final class TargetPair {
     /** Applies everything held, checkpoints, and restarts the journal at the primary's position. */
     private void rebaseTo(Position start) throws Exception {
         Journal j = journal();
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REBASE_APPLY_MILLIS);
         while (group.tracker.watermark().isBefore(j.head())) {
             synchronized (applyWake) {
                 applyWake.notifyAll();
             }
             if (System.nanoTime() > deadline) {
                 throw new IOException("records before " + j.head() + " were not applied in time for a resync");
+            }
+            if (stopped) {
+                throw new IOException("pair " + id + " stopped before a resync could begin");
             }
             Thread.sleep(5);
         }
@@ -579,7 +611,7 @@ final class TargetPair {
                 long t0 = System.nanoTime();
                 Frame f = new Wire.Out(Wire.PULL, id, 64).putPosition(j.head()).putLong(plan.maxBytes())
                         .putPosition(j.durable()).putPosition(group.tracker.watermark()).frame();
-                Wire.Records r = Wire.readRecords(l.request(f).get(60, TimeUnit.SECONDS), group.id);
+                Wire.Records r = Wire.readRecords(l.request(f, PULL_MILLIS).get(PULL_MILLIS + 5_000, TimeUnit.MILLISECONDS), group.id);
                 lastMicros = (System.nanoTime() - t0) / 1000;
                 primaryUsed = r.journalUsed();
                 primaryCapacity = r.journalCapacity();

@@ -209,7 +209,30 @@ class ReplicationTest {
         startBoth(JOURNAL);
         a.repl.create("default", "B", "sync", "suspend-io");
         awaitState(a, "B", "in-sync");
-        net.cut("A", "B");
+        // Cut once B journaled a write but has not forced it (its once-a-second FORCE may come first: then again).
+        for (int i = 0; ; i++) {
+            try (BlockDevice d = a.device()) {
+                d.write(4096 * (long) i, ByteBuffer.wrap(new byte[4096]).put(0, (byte) 7), false);
+            }
+            net.cut("A", "B");
+            if (b.group().journal.durable().isBefore(a.head())) {
+                break;
+            }
+            assertThat(i).as("B forced every write before the cut").isLessThan(20);
+            net.heal("A", "B");
+            awaitState(a, "B", "in-sync");
+        }
+        // A FLUSH of what B journaled but has not forced: its FORCE fails while the link is cut,
+        // and it waits like the write instead of failing.
+        java.util.concurrent.CompletableFuture<Void> heldFlush = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try (BlockDevice d = a.device()) {
+                d.flush();
+            } catch (Exception e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        Awaitility.await().pollDelay(Duration.ofSeconds(1)).until(() -> true);
+        assertThat(heldFlush).as("the FLUSH waits for B (suspend-io)").isNotDone();
         java.util.concurrent.CompletableFuture<Void> held = java.util.concurrent.CompletableFuture.runAsync(() -> {
             try (BlockDevice d = a.device()) {
                 d.write(8192, ByteBuffer.wrap(new byte[4096]).put(0, (byte) 42), false);
@@ -222,6 +245,8 @@ class ReplicationTest {
         assertThat(a.pair("B").outdated()).as("suspend-io never marks B Outdated").isFalse();
         net.heal("A", "B");
         held.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        heldFlush.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        awaitState(a, "B", "in-sync");
         assertThat(b.head()).as("B journaled the held write before it was acknowledged").isEqualTo(a.head());
         b.awaitApplied(a.head());
         assertThat(b.image()).isEqualTo(a.image());
@@ -439,5 +464,141 @@ class ReplicationTest {
         awaitState(a, "B", "in-sync");
         b.awaitApplied(a.head());
         assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void aTargetWhosePrimaryDeletedThePairUnseenIsEndedAtTheSecondaryWithLocal() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        net.cut("A", "B");
+        a.repl.delete("default", "B"); // B is not told
+        assertThat(a.repl.pairs()).isEmpty();
+        assertThat(b.repl.pair("default", "A")).as("B never heard of the deletion").isPresent();
+        try (BlockDevice d = b.device()) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> d.write(0, ByteBuffer.allocate(4096), false))
+                    .hasMessageContaining("is a replica");
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.repl.delete("default", "A"))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("is the target of pair")
+                .hasMessageContaining("pair-delete --local");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.repl.deleteTarget("default", "C"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not the target of a pair from C");
+        b.repl.deleteTarget("default", "A");
+        assertThat(b.repl.pairs()).isEmpty();
+        try (BlockDevice d = b.device()) {
+            d.write(0, ByteBuffer.wrap(new byte[4096]), true);
+        }
+        // Ended on disk too: a restart does not bring the target back.
+        net.heal("A", "B");
+        b.close();
+        b = new ReplicationSite("B", net, b.storage, JOURNAL, VOL).start();
+        assertThat(b.repl.pairs()).isEmpty();
+        try (BlockDevice d = b.device()) {
+            d.write(4096, ByteBuffer.wrap(new byte[4096]), true);
+        }
+    }
+
+    @Test
+    void aPrimaryRefusesLocalDeletion() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "async", "");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> a.repl.deleteTarget("default", "B"))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("is the primary of pair")
+                .hasMessageContaining("without --local");
+        assertThat(a.repl.pairs()).hasSize(1);
+    }
+
+    /**
+     * Deleting a pair while its driver reads the volume for the initial copy leaves the volume
+     * open: an interrupt during FileChannel I/O would close the file under the host's I/O.
+     */
+    @Test
+    void deletingAPairInTheMiddleOfAVolumeReadLeavesTheVolumeServing() throws Exception {
+        startBoth(JOURNAL);
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(21), 20, false);
+        }
+        java.util.concurrent.CountDownLatch inRead = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        a.storage.ioHook(path -> {
+            if (Thread.currentThread().getName().startsWith("doppel-pair-") && path.toString().contains("volumes")) {
+                inRead.countDown();
+                try {
+                    release.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt(); // keep it for the FileChannel-like check after the hook
+                }
+            }
+        });
+        a.repl.create("default", "B", "async", "");
+        assertThat(inRead.await(30, java.util.concurrent.TimeUnit.SECONDS)).as("the initial copy reads the volume").isTrue();
+        java.util.concurrent.CompletableFuture<Void> deleted = new java.util.concurrent.CompletableFuture<>();
+        Thread deleter = new Thread(() -> {
+            try {
+                a.repl.delete("default", "B");
+                deleted.complete(null);
+            } catch (Throwable e) {
+                deleted.completeExceptionally(e);
+            }
+        }, "deleter");
+        deleter.start();
+        // The deleter waits for the driver, which is inside the read: whatever stop() does to it is done.
+        Awaitility.await().atMost(Duration.ofSeconds(10))
+                .until(() -> deleter.getState() == Thread.State.TIMED_WAITING || deleted.isDone());
+        release.countDown();
+        deleted.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        a.storage.ioHook(null);
+        try (BlockDevice d = a.device()) {
+            d.write(0, ByteBuffer.wrap(new byte[4096]).put(0, (byte) 9), true);
+            ByteBuffer back = ByteBuffer.allocate(4096);
+            d.read(0, back);
+            assertThat(back.get(0)).isEqualTo((byte) 9);
+        }
+    }
+
+    /** The same at the secondary: ending a target while its applier writes the volume leaves the volume serving. */
+    @Test
+    void endingATargetInTheMiddleOfAnApplyLeavesItsVolumeServing() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        java.util.concurrent.CountDownLatch inWrite = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        b.storage.ioHook(path -> {
+            if (Thread.currentThread().getName().startsWith("doppel-apply-") && path.toString().contains("volumes")) {
+                inWrite.countDown();
+                try {
+                    release.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(22), 20, false);
+        }
+        assertThat(inWrite.await(30, java.util.concurrent.TimeUnit.SECONDS)).as("B applies a record").isTrue();
+        java.util.concurrent.CompletableFuture<Void> ended = new java.util.concurrent.CompletableFuture<>();
+        Thread ender = new Thread(() -> {
+            try {
+                b.repl.deleteTarget("default", "A");
+                ended.complete(null);
+            } catch (Throwable e) {
+                ended.completeExceptionally(e);
+            }
+        }, "ender");
+        ender.start();
+        Awaitility.await().atMost(Duration.ofSeconds(10))
+                .until(() -> ender.getState() == Thread.State.TIMED_WAITING || ended.isDone());
+        release.countDown();
+        ended.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        b.storage.ioHook(null);
+        try (BlockDevice d = b.device()) {
+            d.write(0, ByteBuffer.wrap(new byte[4096]).put(0, (byte) 5), true);
+            ByteBuffer back = ByteBuffer.allocate(4096);
+            d.read(0, back);
+            assertThat(back.get(0)).isEqualTo((byte) 5);
+        }
     }
 }
