@@ -43,6 +43,16 @@ final class Replication implements PairService {
     private final Map<String, CopyMode> modes = new ConcurrentHashMap<>();
     private final Map<String, PrimaryPair> primaries = new ConcurrentHashMap<>();
     private final Map<String, TargetPair> targets = new ConcurrentHashMap<>();
+    /** Pairs that could not start, by id: listed as "failed" with the cause until they start or are deleted. */
+    private final Map<String, FailedPair> failed = new ConcurrentHashMap<>();
+
+    private record FailedPair(PairStore.PairRecord rec, String why, java.time.Instant since) {
+        PairInfo info() {
+            return new PairInfo(rec.id(), rec.group(), rec.peer(), rec.primary() ? "primary" : "secondary", rec.mode(),
+                    rec.policy(), "failed", why, rec.outdated(), rec.consistent(), Position.ZERO, Position.ZERO,
+                    Position.ZERO, Position.ZERO, Position.ZERO, 0, 0, 0, 0, 0, 0, 0, 0, "", since);
+        }
+    }
     private volatile Transport transport;
     private volatile DifferenceMaps maps;
 
@@ -184,8 +194,18 @@ final class Replication implements PairService {
                     targets.put(r.id(), t);
                     t.start();
                 }
+                failed.remove(r.id());
             } catch (IOException | RuntimeException e) {
-                LOG.error("Pair {} of group {} cannot start: {}", r.id(), g.name, e.getMessage(), e);
+                if (!r.primary()) {
+                    TargetPair t = targets.remove(r.id());
+                    if (t != null) {
+                        t.shutdown();
+                    }
+                    g.target = null; // the group still holds host writes: it has pairs, none runs
+                }
+                String why = PrimaryPair.rootMessage(e);
+                failed.put(r.id(), new FailedPair(r, why, java.time.Instant.now()));
+                LOG.error("Pair {} of group {} cannot start: {}", r.id(), g.name, why, e);
             }
         }
         g.crashExtents = List.of();
@@ -228,7 +248,34 @@ final class Replication implements PairService {
             }
         }
         g.target = null;
+        failed.values().removeIf(f -> f.rec().group().equals(g.name));
         pairsChanged(g);
+    }
+
+    /** Deletes a pair that could not start: at this site only, its record, map and cursor. */
+    private boolean deleteFailed(String group, String peer, boolean primary) throws IOException {
+        for (FailedPair f : failed.values()) {
+            PairStore.PairRecord r = f.rec();
+            if (r.group().equals(group) && r.peer().equals(peer) && r.primary() == primary) {
+                Group g = engine.groupMap().get(group);
+                Journal j = g == null ? null : g.journal;
+                if (primary && j != null) {
+                    j.cursor(PrimaryPair.cursorName(r.id()), null).remove();
+                }
+                if (maps != null) {
+                    maps.delete(r.id());
+                }
+                store.remove(r.id());
+                failed.remove(r.id());
+                if (g != null) {
+                    pairsChanged(g);
+                }
+                LOG.warn("Pair {} (group {}, {} {}), which could not start ({}), deleted at this site", r.id(), group,
+                        primary ? "to" : "from", peer, f.why());
+                return true;
+            }
+        }
+        return false;
     }
 
     void close() {
@@ -381,6 +428,9 @@ final class Replication implements PairService {
 
     @Override
     public synchronized void deleteTarget(String group, String peer) throws IOException {
+        if (deleteFailed(group, peer, false)) {
+            return;
+        }
         TargetPair t = null;
         for (TargetPair c : targets.values()) {
             if (c.group.name.equals(group) && c.peer.equals(peer)) {
@@ -528,6 +578,9 @@ final class Replication implements PairService {
 
     @Override
     public synchronized void delete(String group, String peer) throws IOException {
+        if (deleteFailed(group, peer, true)) {
+            return;
+        }
         PrimaryPair p = primary(group, peer);
         p.lost("pair deleted");
         p.stop();
@@ -556,6 +609,7 @@ final class Replication implements PairService {
         List<PairInfo> out = new ArrayList<>();
         primaries.values().forEach(p -> out.add(p.info()));
         targets.values().forEach(t -> out.add(t.info()));
+        failed.values().forEach(f -> out.add(f.info()));
         out.sort(Comparator.comparing(PairInfo::group).thenComparing(PairInfo::peer));
         return out;
     }

@@ -327,6 +327,12 @@ final class TargetPair {
                     sleepOrWake(5);
                     continue;
                 }
+                // Volumes never get ahead of what the journal keeps after a power cut: otherwise
+                // unforced volume pages of records the journal then lost could reach the disk,
+                // and the replica would not be the image of a prefix of the primary's writes.
+                if (j.durable().isBefore(head)) {
+                    j.force(head);
+                }
                 applyBatch(j, done, head, budget);
                 checkConsistent(group.tracker.watermark()); // also under a load that never lets it idle
             } catch (InterruptedException e) {

@@ -601,4 +601,74 @@ class ReplicationTest {
             assertThat(back.get(0)).isEqualTo((byte) 5);
         }
     }
+
+    /** A pair that cannot start is listed as failed with the cause, holds host writes, and can be deleted. */
+    @Test
+    void aPairThatCannotStartIsListedFailedWithItsCauseAndCanBeDeleted() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        String id = a.pair("B").id();
+        a.close();
+        java.nio.file.Path mapFile = ReplicationSite.ROOT.resolve("maps").resolve(id + ".map");
+        try (io.doppel.api.storage.StorageFile f = a.storage.open(mapFile, false)) {
+            f.write(ByteBuffer.wrap(new byte[] {0x55, 0x55, 0x55, 0x55}), 12); // past the header: the CRC fails
+        }
+        a = new ReplicationSite("A", net, a.storage, JOURNAL, VOL).start();
+        io.doppel.api.pair.PairInfo p = a.pair("B");
+        assertThat(p.state()).isEqualTo("failed");
+        assertThat(p.detail()).contains(id + ".map").contains("CRC32C mismatch");
+        assertThat(p.id()).isEqualTo(id);
+        // its group holds host writes (they would reach neither the peer nor a map), then fails them
+        try (BlockDevice d = a.device()) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> d.write(0, ByteBuffer.allocate(4096), false))
+                    .hasMessageContaining("pairs are not running");
+        }
+        a.repl.delete("default", "B");
+        assertThat(a.repl.pairs()).isEmpty();
+        try (BlockDevice d = a.device()) {
+            d.write(0, ByteBuffer.wrap(new byte[4096]), true);
+        }
+    }
+
+    /**
+     * The secondary applies only what its journal holds durably: after a power cut there, its
+     * volumes hold no block of a record its journal lost (the replica stays a prefix image).
+     */
+    @Test
+    void aSecondaryAppliesOnlyDurableRecordsSoAPowerCutLeavesAPrefixImage() throws Exception {
+        startBoth(JOURNAL);
+        // async: nothing but the secondary itself forces its journal (a sync primary sends FORCEs)
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        int n = 200;
+        long[] seqOf = new long[n];
+        try (BlockDevice d = a.device()) {
+            for (int i = 0; i < n; i++) {
+                byte[] data = new byte[4096];
+                java.util.Arrays.fill(data, (byte) (i % 250 + 1));
+                d.write(i * 4096L, ByteBuffer.wrap(data), false);
+                seqOf[i] = a.head().seq();
+            }
+        }
+        Position head = a.head();
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !b.group().tracker.watermark().isBefore(head));
+        Position applied = b.group().tracker.watermark();
+        assertThat(b.group().journal.durable()).as("durable at B, once it applied %s", applied).isGreaterThanOrEqualTo(applied);
+        net.cut("A", "B"); // A must not resend what B loses
+        b.kill();
+        b.storage.simulatePowerCut(7);
+        b = new ReplicationSite("B", net, b.storage, JOURNAL, VOL).start();
+        long kept = b.head().seq();
+        byte[] image = b.image();
+        for (int i = 0; i < n; i++) {
+            byte first = image[i * 4096];
+            if (seqOf[i] > kept) {
+                assertThat(first).as("block %d of record %d, after B's recovered head %d", i, seqOf[i], kept).isEqualTo((byte) 0);
+            } else {
+                assertThat(first).as("block %d of record %d, within B's recovered head %d", i, seqOf[i], kept)
+                        .isEqualTo((byte) (i % 250 + 1));
+            }
+        }
+    }
 }
