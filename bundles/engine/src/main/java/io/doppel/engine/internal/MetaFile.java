@@ -49,6 +49,15 @@ final class MetaFile {
      * @throws IOException naming the file and what is wrong with it
      */
     static DataInputStream read(Storage storage, Path path, String magic, int version) throws IOException {
+        return read(storage, path, magic, version, version).in();
+    }
+
+    /** A payload and the format version it was written in. */
+    record Versioned(int version, DataInputStream in) {
+    }
+
+    /** Reads and checks a metadata file of any version from {@code oldest} to {@code newest}. */
+    static Versioned read(Storage storage, Path path, String magic, int oldest, int newest) throws IOException {
         byte[] all = storage.readAll(path);
         if (all.length < 14) {
             throw new IOException(path + ": too short (" + all.length + " bytes) to be a Doppel metadata file");
@@ -66,13 +75,14 @@ final class MetaFile {
         }
         DataInputStream in = new DataInputStream(new ByteArrayInputStream(all, 4, all.length - 8));
         int v = in.readUnsignedShort();
-        if (v != version) {
-            throw new IOException(path + ": format version " + v + " is not supported; this Doppel reads version " + version);
+        if (v < oldest || v > newest) {
+            throw new IOException(path + ": format version " + v + " is not supported; this Doppel reads version "
+                    + (oldest == newest ? String.valueOf(newest) : oldest + " to " + newest));
         }
         int len = in.readInt();
         if (len != all.length - 14) {
             throw new IOException(path + ": payload length " + len + " does not match the file size");
         }
-        return in;
+        return new Versioned(v, in);
     }
 }

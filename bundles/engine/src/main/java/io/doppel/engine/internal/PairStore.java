@@ -19,7 +19,8 @@ import io.doppel.api.storage.Storage;
 final class PairStore {
 
     static final String MAGIC = "DPAR";
-    static final int VERSION = 1;
+    /** 2 adds peerDurable; version 1 files are read with it at zero. */
+    static final int VERSION = 2;
 
     /**
      * @param id            shared by both sites
@@ -33,29 +34,46 @@ final class PairStore {
      * @param suspended     the operator suspended transfer
      * @param fullCopyDone  (primary) the initial copy finished once
      * @param resyncEnd     (secondary) consistent again once applied through here; ZERO when not resyncing
+     * @param peerDurable   (primary) a position the secondary reported durable in its current journal
+     *                      stream (recorded lazily, so at most what it reported): a secondary whose
+     *                      journal later ends before it lost records it held durably
      */
     record PairRecord(String id, String group, String peer, boolean primary, String mode, String policy,
                       boolean outdated, boolean consistent, boolean suspended, boolean fullCopyDone,
-                      Position resyncEnd) {
+                      Position resyncEnd, Position peerDurable) {
+
+        PairRecord(String id, String group, String peer, boolean primary, String mode, String policy,
+                   boolean outdated, boolean consistent, boolean suspended, boolean fullCopyDone, Position resyncEnd) {
+            this(id, group, peer, primary, mode, policy, outdated, consistent, suspended, fullCopyDone, resyncEnd, Position.ZERO);
+        }
+
+        PairRecord withPeerDurable(Position d) {
+            return new PairRecord(id, group, peer, primary, mode, policy, outdated, consistent, suspended, fullCopyDone,
+                    resyncEnd, d);
+        }
 
         PairRecord withOutdated(boolean v) {
-            return new PairRecord(id, group, peer, primary, mode, policy, v, consistent, suspended, fullCopyDone, resyncEnd);
+            return new PairRecord(id, group, peer, primary, mode, policy, v, consistent, suspended, fullCopyDone,
+                    resyncEnd, peerDurable);
         }
 
         PairRecord withConsistent(boolean v, Position end) {
-            return new PairRecord(id, group, peer, primary, mode, policy, outdated, v, suspended, fullCopyDone, end);
+            return new PairRecord(id, group, peer, primary, mode, policy, outdated, v, suspended, fullCopyDone, end, peerDurable);
         }
 
         PairRecord withSuspended(boolean v) {
-            return new PairRecord(id, group, peer, primary, mode, policy, outdated, consistent, v, fullCopyDone, resyncEnd);
+            return new PairRecord(id, group, peer, primary, mode, policy, outdated, consistent, v, fullCopyDone,
+                    resyncEnd, peerDurable);
         }
 
         PairRecord withFullCopyDone() {
-            return new PairRecord(id, group, peer, primary, mode, policy, outdated, consistent, suspended, true, resyncEnd);
+            return new PairRecord(id, group, peer, primary, mode, policy, outdated, consistent, suspended, true,
+                    resyncEnd, peerDurable);
         }
 
         PairRecord withMode(String m, String p) {
-            return new PairRecord(id, group, peer, primary, m, p, outdated, consistent, suspended, fullCopyDone, resyncEnd);
+            return new PairRecord(id, group, peer, primary, m, p, outdated, consistent, suspended, fullCopyDone,
+                    resyncEnd, peerDurable);
         }
     }
 
@@ -75,12 +93,17 @@ final class PairStore {
         if (!storage.exists(file)) {
             return;
         }
-        DataInputStream in = MetaFile.read(storage, file, MAGIC, VERSION);
+        MetaFile.Versioned v = MetaFile.read(storage, file, MAGIC, 1, VERSION);
+        DataInputStream in = v.in();
         int n = in.readInt();
         for (int i = 0; i < n; i++) {
-            pairs.add(new PairRecord(in.readUTF(), in.readUTF(), in.readUTF(), in.readBoolean(), in.readUTF(),
+            PairRecord r = new PairRecord(in.readUTF(), in.readUTF(), in.readUTF(), in.readBoolean(), in.readUTF(),
                     in.readUTF(), in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(),
-                    new Position(in.readLong(), in.readLong())));
+                    new Position(in.readLong(), in.readLong()));
+            if (v.version() >= 2) {
+                r = r.withPeerDurable(new Position(in.readLong(), in.readLong()));
+            }
+            pairs.add(r);
         }
         reindex();
     }
@@ -111,6 +134,8 @@ final class PairStore {
                 out.writeBoolean(p.fullCopyDone());
                 out.writeLong(p.resyncEnd().epoch());
                 out.writeLong(p.resyncEnd().seq());
+                out.writeLong(p.peerDurable().epoch());
+                out.writeLong(p.peerDurable().seq());
             }
         });
     }

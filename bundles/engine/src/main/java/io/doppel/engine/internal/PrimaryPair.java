@@ -86,6 +86,9 @@ final class PrimaryPair {
     /** The highest position a fold put into the map. */
     private Position foldedThrough = Position.ZERO;
     private volatile Position sent = Position.ZERO;
+    /** When what the peer holds durably was last recorded (see maybeNotePeerDurable). */
+    private volatile long lastDurableNote;
+    private static final long NOTE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private final AtomicLong inflightBytes = new AtomicLong();
 
     private volatile JournalCursor cursor;
@@ -295,23 +298,32 @@ final class PrimaryPair {
         // The peer's journal continues ours when it is inside what we retain; otherwise fold what
         // it lacks into the map and restart its journal at our head.
         Position peerHead = opened.journaled();
+        // The cursor moved to what the peer reported durable: a journal that now ends before that
+        // lost records it held (a damaged tail was cut), which this journal may have released.
+        boolean lostDurable = rec.fullCopyDone() && o.continues() && peerHead.isBefore(rec.peerDurable());
+        if (lostDurable) {
+            LOG.warn("Pair {}: {} reports its journal ending at {}, but it had reported {} durable: it lost records it held",
+                    id, peer, peerHead, rec.peerDurable());
+        }
         boolean rebase;
         if (o.continues() && rec.fullCopyDone() && !peerHead.isAfter(j.head()) && !peerHead.isBefore(j.retainedStart())
                 && map.blocks() == 0) {
-            start = peerHead;
+            start = peerHead; // the stream resumes at its head: lost records are sent again too
             rebase = false;
         } else {
             // A resync is due anyway (or the peer's journal does not continue ours): records the
             // peer lacks join the map, so a block written many times, or both mapped and
             // journaled, is sent once.
-            start = foldAllAfterCursor(j);
+            boolean lostRetained = lostDurable && !peerHead.isBefore(j.retainedStart());
+            start = foldAllAfterCursor(j, lostRetained ? peerHead : null);
             rebase = true;
-            if (rec.fullCopyDone() && !o.continues()) {
-                // The peer no longer holds this pair's stream (reinstalled, reset): only a full
-                // copy is sure to cover what it lacks.
+            if (rec.fullCopyDone() && (!o.continues() || lostDurable && !lostRetained)) {
+                // The peer no longer holds this pair's stream (reinstalled, reset), or lost records
+                // this journal no longer has: only a full copy is sure to cover what it lacks.
                 markWholeGroup(map, start);
-                LOG.warn("Pair {}: {} no longer holds this pair's stream; copying the whole group again ({} blocks)",
-                        id, peer, map.blocks());
+                LOG.warn("Pair {}: {} {}; copying the whole group again ({} blocks)", id, peer,
+                        o.continues() ? "lost records this journal released" : "no longer holds this pair's stream",
+                        map.blocks());
             }
         }
         sent = start;
@@ -355,6 +367,7 @@ final class PrimaryPair {
             if (mode.transfer() == CopyMode.Transfer.PUSH && live) {
                 refreshPeer();
             }
+            notePeerDurable();
             waitForChange(200);
         }
         if (!l.isConnected()) {
@@ -406,12 +419,15 @@ final class PrimaryPair {
         return new Opened(a, in.getBoolean());
     }
 
-    /** Everything after the cursor goes into the map; the stream restarts at the head. */
-    private Position foldAllAfterCursor(Journal j) throws IOException {
+    /**
+     * Everything after the cursor (or after {@code lostFrom}, when the peer lost records before
+     * it) goes into the map; the stream restarts at the head.
+     */
+    private Position foldAllAfterCursor(Journal j, Position lostFrom) throws IOException {
         group.appendLock.lock();
         try {
             Position head = j.head();
-            Position from = cursor.position();
+            Position from = lostFrom == null ? cursor.position() : Position.min(cursor.position(), lostFrom);
             if (from.isBefore(j.retainedStart())) {
                 from = j.retainedStart();
             }
@@ -445,6 +461,7 @@ final class PrimaryPair {
             // An in-sync peer never folds: make it durable through upTo instead.
             try {
                 forcePeer(upTo);
+                notePeerDurable(upTo);
                 return;
             } catch (IOException e) {
                 LOG.warn("Pair {}: peer {} could not make records durable ({}); folding them into its map", id, peer,
@@ -469,6 +486,10 @@ final class PrimaryPair {
      * with {@code rebase}, applies what it holds and restarts its journal at {@code start}.
      */
     private void beginResync(PeerLink l, Position start, boolean rebase) throws Exception {
+        if (rebase && start.isBefore(rec.peerDurable())) {
+            // the peer's journal restarts at start: durably below what it reported before
+            rec = repl.store().update(id, r -> r.withPeerDurable(start));
+        }
         Frame f = new Wire.Out(Wire.RESYNC_BEGIN, id, 32).putPosition(start).putBoolean(rebase).putLong(map.blocks())
                 .frame();
         Wire.Ack a = Wire.Ack.read(reply(l.request(f, RESYNC_BEGIN_MILLIS), RESYNC_BEGIN_MILLIS + 5_000));
@@ -488,6 +509,7 @@ final class PrimaryPair {
     private void catchUp(PeerLink l, Journal j) throws Exception {
         while (!stopped && l.isConnected()) {
             checkBroken();
+            maybeNotePeerDurable();
             Position head = j.head();
             if (!sent.isBefore(head)) {
                 group.appendLock.lock();
@@ -604,6 +626,12 @@ final class PrimaryPair {
             d = durable;
             acks.notifyAll();
         }
+        // Records are released only once it is on disk here that the peer holds them: a peer that
+        // later comes back without them is then known to have lost them (see session).
+        advanceCursor(Position.min(d, rec.peerDurable()));
+    }
+
+    private void advanceCursor(Position d) {
         JournalCursor c = cursor;
         // only forward: a fold may have moved the cursor past what the peer reports
         if (c != null && d.isAfter(c.position()) && !d.isAfter(group.journal == null ? d : group.journal.head())) {
@@ -613,6 +641,42 @@ final class PrimaryPair {
                 LOG.debug("Pair {}: moving the cursor to {} failed: {}", id, d, e.getMessage());
             }
         }
+    }
+
+    /**
+     * Records on disk what the peer reported durable (see PairRecord.peerDurable), then lets the
+     * cursor follow. Called by the driver between its waits, so at most a few times a second.
+     */
+    private void notePeerDurable() {
+        Position d;
+        synchronized (acks) {
+            d = durable;
+        }
+        notePeerDurable(d);
+    }
+
+    /** As {@link #notePeerDurable()}, at most every 100 ms: for loops that run long between the driver's waits. */
+    private void maybeNotePeerDurable() {
+        long now = System.nanoTime();
+        long last = lastDurableNote;
+        if (now - last >= NOTE_NANOS) {
+            lastDurableNote = now;
+            notePeerDurable();
+        }
+    }
+
+    private void notePeerDurable(Position d) {
+        if (!d.isAfter(rec.peerDurable())) {
+            return;
+        }
+        try {
+            rec = repl.store().update(id, r -> r.withPeerDurable(Position.max(r.peerDurable(), d)));
+        } catch (IOException e) {
+            LOG.warn("Pair {}: recording that {} holds {} durably failed; its records stay in the journal: {}", id, peer,
+                    d, e.getMessage());
+            return;
+        }
+        advanceCursor(rec.peerDurable());
     }
 
     // ---- sync: gating host writes -------------------------------------------------------------
@@ -841,6 +905,7 @@ final class PrimaryPair {
             throw new IOException("group " + group.name + " is not attached");
         }
         updateAcks(new Wire.Ack(after, peerDurable, peerApplied, true, rec.outdated()));
+        maybeNotePeerDurable();
         if (rec.suspended()) {
             // a suspended pair sends nothing; its cursor keeps what the peer will need on resume
             return Wire.records(id, List.of(), 0, false, j.retainedStart(), j.head(), false, 0, 0);
@@ -926,6 +991,7 @@ final class PrimaryPair {
             long block = run[0];
             long end = Math.min(run[0] + run[1], slot.size / VolumeService.BLOCK_SIZE);
             while (block < end && !stopped) {
+                maybeNotePeerDurable();
                 int n = (int) Math.min(CHUNK_BLOCKS, end - block);
                 long offset = block * VolumeService.BLOCK_SIZE;
                 int len = n * VolumeService.BLOCK_SIZE;

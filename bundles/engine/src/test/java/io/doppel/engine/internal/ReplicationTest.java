@@ -671,4 +671,45 @@ class ReplicationTest {
             }
         }
     }
+
+    /**
+     * A secondary whose journal lost records it had reported durable (damaged segments) while
+     * the primary released them is copied whole again; it does not silently miss them.
+     */
+    @Test
+    void aSecondaryThatLostDurableRecordsThePrimaryReleasedIsCopiedWhole() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(31), 1600, false);
+        }
+        Position head = a.head();
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !b.group().tracker.watermark().isBefore(head));
+        // A records (lazily) what B reported durable, and releases what B holds
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> {
+            PairStore onDisk = new PairStore(a.storage, ReplicationSite.ROOT);
+            onDisk.load();
+            return !onDisk.all().get(0).peerDurable().isBefore(head);
+        });
+        a.engine.checkpoint("default");
+        net.cut("A", "B"); // B's restart drops the connection, as over TCP
+        b.kill();
+        // B's three newest journal segments are lost (a damaged disk)
+        java.nio.file.Path dir = ReplicationSite.ROOT.resolve("journals").resolve("default");
+        java.util.List<java.nio.file.Path> segments = b.storage.list(dir).stream()
+                .filter(f -> f.getFileName().toString().startsWith("segment-")).sorted().toList();
+        assertThat(segments).hasSizeGreaterThanOrEqualTo(3);
+        for (java.nio.file.Path seg : segments.subList(segments.size() - 3, segments.size())) {
+            b.storage.deleteIfExists(seg);
+        }
+        b = new ReplicationSite("B", net, b.storage, JOURNAL, VOL).start();
+        assertThat(b.head()).as("B's journal now ends before what A released").isLessThan(a.group().journal.retainedStart());
+        net.heal("A", "B");
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> a.pair("B").mapBlocks() == 0
+                && "replicating".equals(a.pair("B").state())
+                && !b.group().tracker.watermark().isBefore(a.head()) && b.pair("A").consistent());
+        assertThat(b.image()).isEqualTo(a.image());
+        assertThat(a.pair("B").resyncBlocks()).as("a whole copy").isEqualTo(VOL / 4096);
+    }
 }
