@@ -22,8 +22,12 @@ Gates (exit status 1 if one fails, unless --no-gate):
     bench/replication_bench.py [--rounds 3] [--runtime 10] [--workdir DIR] [--keep]
                                [--write-doc] [--no-gate] [--json FILE]
                                [--no-prefill] [--keep-page-cache] [--journal-capacity 4G]
+                               [--shared-cpus]
 
-Needs: fio (with the nbd engine), ssh, ssh-keygen, and a built distribution
+A and fio (the host) run on the first half of the CPUs, B and C on the rest (taskset), as if
+each site had its own machine; --shared-cpus lets all of them share every CPU.
+
+Needs: fio (with the nbd engine), ssh, ssh-keygen, taskset (util-linux), and a built distribution
 (karaf-distribution/target/doppel-distribution-*.tar.gz).
 """
 import argparse
@@ -176,12 +180,15 @@ class Appliance:
     def karaf_log(self):
         return os.path.join(self.home, "data/log/karaf.log")
 
-    def launch(self):
+    def launch(self, cpus=None):
         env = dict(os.environ, JAVA_MAX_MEM=self.java_max_mem)
         env.pop("EXTRA_JAVA_OPTS", None)
         out = open(os.path.join(self.home, "console.log"), "w")
         # own session: stop() signals the script and its JVM together, and CPU is summed per session
-        self.proc = subprocess.Popen([os.path.join(self.home, "bin/karaf"), "server"], cwd=self.home, env=env,
+        cmd = [os.path.join(self.home, "bin/karaf"), "server"]
+        if cpus:
+            cmd = ["taskset", "-c", cpus] + cmd  # the JVM inherits the affinity
+        self.proc = subprocess.Popen(cmd, cwd=self.home, env=env,
                                      stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
 
@@ -302,10 +309,12 @@ def poll(what, fn, timeout, interval=0.5):
     raise BenchError(f"{what} not reached within {timeout} s; last: {json.dumps(last, indent=1)}")
 
 
-def fio(uri, row, runtime, ramp, out):
+def fio(uri, row, runtime, ramp, out, cpus=None):
     cmd = ["fio", "--name=" + row.replace(" ", "-"), "--ioengine=nbd", "--uri=" + uri, "--size=1g",
            "--time_based", f"--runtime={runtime}", f"--ramp_time={ramp}", "--randrepeat=0", "--norandommap",
            "--output-format=json", "--output=" + out] + ROWS[row]
+    if cpus:
+        cmd = ["taskset", "-c", cpus] + cmd
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=runtime + ramp + 180)
     if p.returncode != 0:
         raise BenchError(f"fio failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
@@ -461,9 +470,19 @@ def main():
     ap.add_argument("--journal-capacity", help="journal capacity of the three groups on A (group-create"
                     " --journal-capacity); default: the journal service's")
     ap.add_argument("--java-max-mem", default="1g", help="JAVA_MAX_MEM of each appliance")
+    ap.add_argument("--shared-cpus", dest="pin", action="store_false",
+                    help="run A, B, C and fio on all CPUs (default: A and fio on the first half, B and C on the rest)")
     ap.add_argument("--pair-timeout", type=int, default=600, help="seconds for a pair to reach its state")
     ap.add_argument("--catchup-timeout", type=int, default=300, help="seconds for the async pair to catch up")
     a = ap.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    a.primary_cpus = a.peer_cpus = None
+    if a.pin and len(cpus) >= 2:
+        # each site on its own CPUs, as on its own machine: what the secondaries do is not taken
+        # from the primary and its host (fio), so the rows compare what replication costs A
+        half = len(cpus) // 2
+        a.primary_cpus = ",".join(str(c) for c in cpus[:half])
+        a.peer_cpus = ",".join(str(c) for c in cpus[half:])
     argv = "python3 bench/replication_bench.py " + " ".join(shlex.quote(x) for x in sys.argv[1:])
 
     tgz = sorted(glob.glob(os.path.join(TOP, "karaf-distribution/target/doppel-distribution-*.tar.gz")))
@@ -503,7 +522,7 @@ def main():
         apps = [A, B, C]
         t0 = time.time()
         for x in apps:
-            x.launch()
+            x.launch(a.primary_cpus if x is A else a.peer_cpus)
         for x in apps:
             x.await_ready()
             log(f"# {x.name}: ssh {x.ssh_port}, nbd {x.nbd_port}, transport {x.transport_port}, home {x.home}")
@@ -567,7 +586,7 @@ def main():
                     busy0, tot0 = machine_cpu()
                     w0 = time.time()
                     res, cmd = fio(uris[label], row, a.runtime, a.ramp,
-                                   os.path.join(work, f"fio-r{r}-{label}-{row.split()[-1]}.json"))
+                                   os.path.join(work, f"fio-r{r}-{label}-{row.split()[-1]}.json"), a.primary_cpus)
                     wall = time.time() - w0
                     busy1, tot1 = machine_cpu()
                     cpu1 = {x.name: x.cpu() for x in apps}
@@ -775,8 +794,13 @@ def write_doc(path, argv, notes, a, fio_cmds, table, warn, gates):
               f"After every sync or async row the script waits until A reports the peer has journaled "
               f"(`lagRecords` 0) and applied everything and the pair is `in-sync` or `replicating` again "
               f"with an empty map, so that no row pays for the previous row's "
-              f"replication. 3 JVMs and fio share the {notes['nproc']} cores: the secondaries' CPU counts "
-              f"against the primary's.",
+              f"replication. "
+              + (f"Each site runs on its own CPUs, as on its own machine: A and fio (the host) on CPU "
+                 f"{a.primary_cpus}, B and C on CPU {a.peer_cpus} (`taskset`), so the secondaries' work is not "
+                 f"taken from the primary and its host, and every row gives A the same CPUs. (Other work on the "
+                 f"shared machine runs on all of them.)" if a.primary_cpus else
+                 f"3 JVMs and fio share the {notes['nproc']} cores (`--shared-cpus`): the secondaries' CPU "
+                 f"counts against the primary's."),
               "",
               "A note on folios, found while building this benchmark: what a 4 KiB write costs on this "
               "machine's ext4 (Linux " + notes["kernel"] + ") depends on the page-cache folios of the volume "

@@ -294,7 +294,14 @@ class EngineTest {
             byte[] first = new byte[4096];
             java.util.Arrays.fill(first, (byte) 1);
             d.write(0, ByteBuffer.wrap(first), true);
-            // No byte more: the next volume page cannot be allocated (journal segments are preallocated).
+            // The journal prepares its next segment in the background: once that is done, no byte
+            // more, so the next volume page cannot be allocated (journal segments are preallocated).
+            java.nio.file.Path journalDir = EngineFixture.ROOT.resolve("journals").resolve("default");
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> {
+                java.util.List<java.nio.file.Path> files = storage.list(journalDir);
+                return files.stream().noneMatch(p -> p.toString().endsWith(".tmp"))
+                        && files.stream().filter(p -> p.getFileName().toString().startsWith("segment-")).count() >= 2;
+            });
             storage.capacity(storage.usedBytes());
             byte[] second = new byte[4096];
             java.util.Arrays.fill(second, (byte) 2);
