@@ -367,7 +367,7 @@ final class PrimaryPair {
             if (mode.transfer() == CopyMode.Transfer.PUSH && live) {
                 refreshPeer();
             }
-            notePeerDurable();
+            maybeNotePeerDurable();
             waitForChange(200);
         }
         if (!l.isConnected()) {
@@ -645,24 +645,20 @@ final class PrimaryPair {
 
     /**
      * Records on disk what the peer reported durable (see PairRecord.peerDurable), then lets the
-     * cursor follow. Called by the driver between its waits, so at most a few times a second.
+     * cursor follow; at most every 100 ms. Called by the driver between its waits, in its long
+     * loops (catch-up, resync), and when serving a pull.
      */
-    private void notePeerDurable() {
+    private void maybeNotePeerDurable() {
+        long now = System.nanoTime();
+        if (now - lastDurableNote < NOTE_NANOS) {
+            return;
+        }
+        lastDurableNote = now;
         Position d;
         synchronized (acks) {
             d = durable;
         }
         notePeerDurable(d);
-    }
-
-    /** As {@link #notePeerDurable()}, at most every 100 ms: for loops that run long between the driver's waits. */
-    private void maybeNotePeerDurable() {
-        long now = System.nanoTime();
-        long last = lastDurableNote;
-        if (now - last >= NOTE_NANOS) {
-            lastDurableNote = now;
-            notePeerDurable();
-        }
     }
 
     private void notePeerDurable(Position d) {

@@ -567,9 +567,7 @@ public final class FileJournal implements Journal {
             firstUnforced = seg;
         }
         schedulePrepare();
-        synchronized (prepLock) {
-            roomLow = freeSegments() <= Math.max(1, maxSegments / 4);
-        }
+        roomLow = lowOnRoom();
         return seg;
     }
 
@@ -1019,7 +1017,7 @@ public final class FileJournal implements Journal {
         CompletableFuture<Void> task;
         synchronized (prepLock) {
             roomLow = false; // the next roll sets it again if this pass leaves too little
-            if (stopPreparing || makingRoom != null || freeSegments() > Math.max(1, maxSegments / 4)) {
+            if (stopPreparing || makingRoom != null || freeSegments() > lowWater()) {
                 return;
             }
             task = new CompletableFuture<>();
@@ -1055,9 +1053,14 @@ public final class FileJournal implements Journal {
         }
     }
 
+    /** A quarter of the capacity, in segments: room is made ahead below it, and a fold frees about that much. */
+    private int lowWater() {
+        return Math.max(1, maxSegments / 4);
+    }
+
     private boolean lowOnRoom() {
         synchronized (prepLock) {
-            return !stopPreparing && freeSegments() <= Math.max(1, maxSegments / 4);
+            return !stopPreparing && freeSegments() <= lowWater();
         }
     }
 
@@ -1086,7 +1089,7 @@ public final class FileJournal implements Journal {
         if (candidates.isEmpty()) {
             return;
         }
-        int want = Math.max(1, maxSegments / 4);
+        int want = lowWater();
         Position upTo = candidates.get(Math.min(want, candidates.size()) - 1).lastPosition;
         List<CursorState> holding = new ArrayList<>(cursors.values());
         holding.sort(Comparator.comparing(c -> c.position.get()));
