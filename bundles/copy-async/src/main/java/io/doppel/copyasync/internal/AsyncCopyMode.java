@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Asynchronous copy through the journal: host writes complete locally; the secondary pulls
  * records after its position at an interval, and applies them to its volumes at a pace set by
- * its own load. The interval is fixed here (the adaptive controller replaces {@link #planPull}).
+ * its own load. {@link PullController} sets the interval and size of each pull.
  */
 @Component(service = CopyMode.class, property = CopyMode.NAME + "=async", configurationPid = AsyncSettings.PID)
 @Designate(ocd = AsyncCopyMode.Config.class)
@@ -29,14 +29,28 @@ public final class AsyncCopyMode implements CopyMode {
 
     @ObjectClassDefinition(name = "Doppel asynchronous copy")
     @interface Config {
-        @AttributeDefinition(description = "Milliseconds between pulls when the last pull emptied the primary's backlog (1 to 60000)")
-        long pullIntervalMillis() default 20;
+        @AttributeDefinition(description = "Shortest wait between pulls, in milliseconds (1 to 60000)")
+        long minIntervalMillis() default 1;
+
+        @AttributeDefinition(description = "Longest wait between pulls, in milliseconds (minIntervalMillis to 60000)")
+        long maxIntervalMillis() default 1000;
 
         @AttributeDefinition(description = "Most record bytes per pull (65536 to 268435456)")
         long pullBytes() default 4L << 20;
 
-        @AttributeDefinition(description = "Load (above 0, at most 1) from which the secondary applies records slowly")
+        @AttributeDefinition(description = "Load of the secondary apart from replication (above 0, at most 1) from which it "
+                + "pulls less often and applies records slowly")
         double busyLoad() default 0.9;
+
+        @AttributeDefinition(description = "Load of the primary (above 0, at most 1) from which it counts as saturated")
+        double primaryBusyLoad() default 0.9;
+
+        @AttributeDefinition(description = "Wait longer between pulls while the primary is saturated by host writes and its "
+                + "journal is at most half full")
+        boolean yieldToBusyPrimary() default true;
+
+        @AttributeDefinition(description = "The link's capacity in bytes per second, both directions; 0 when not known")
+        long linkBytesPerSecond() default 0;
     }
 
     /** Records applied per round when the secondary is busy, and when it is not; never 0, so applying always goes on. */
@@ -56,13 +70,15 @@ public final class AsyncCopyMode implements CopyMode {
     @Activate
     @Modified
     void configure(Config c) {
-        AsyncSettings.Outcome o = AsyncSettings.resolve(c::pullIntervalMillis, c::pullBytes, c::busyLoad, settings);
+        AsyncSettings.Outcome o = AsyncSettings.resolve(c, settings);
         for (String e : o.errors()) {
             LOG.error("{}", e);
         }
         settings = o.settings();
-        LOG.info("Asynchronous copy: pulls every {} ms while the primary has no more records, at most {} bytes each; "
-                + "applies small batches from load {}", o.settings().pullIntervalMillis(), o.settings().pullBytes(), o.settings().busyLoad());
+        AsyncSettings s = o.settings();
+        LOG.info("Asynchronous copy: pulls every {} to {} ms, at most {} bytes each; busy from load {}, primary saturated from "
+                + "load {} (yield: {}); link capacity {} B/s", s.minIntervalMillis(), s.maxIntervalMillis(), s.pullBytes(),
+                s.busyLoad(), s.primaryBusyLoad(), s.yieldToBusyPrimary(), s.linkBytesPerSecond() == 0 ? "not known" : s.linkBytesPerSecond());
     }
 
     AsyncSettings settings() {
@@ -86,11 +102,7 @@ public final class AsyncCopyMode implements CopyMode {
 
     @Override
     public PullPlan planPull(PullObservation last) {
-        AsyncSettings s = settings;
-        if (last.moreAvailable()) {
-            return new PullPlan(0, s.pullBytes(), "the primary holds more records");
-        }
-        return new PullPlan(s.pullIntervalMillis(), s.pullBytes(), "fixed interval");
+        return PullController.plan(settings, last);
     }
 
     @Override

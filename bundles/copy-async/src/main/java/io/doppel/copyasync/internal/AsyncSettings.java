@@ -2,34 +2,46 @@ package io.doppel.copyasync.internal;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.DoubleSupplier;
-import java.util.function.LongSupplier;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * The asynchronous copy's settings in force; replaced whole on reconfiguration, so that one
  * plan never mixes old and new values.
  *
- * @param pullIntervalMillis milliseconds between pulls while the primary has no more records
- * @param pullBytes          most record bytes one pull asks for
- * @param busyLoad           load (0 excluded, 1 included) from which the secondary applies records slowly
+ * @param minIntervalMillis   shortest wait between pulls
+ * @param maxIntervalMillis   longest wait between pulls
+ * @param pullBytes           most record bytes one pull asks for
+ * @param busyLoad            load (0 excluded, 1 included) from which the secondary counts as busy:
+ *                            it pulls less often and applies records slowly
+ * @param primaryBusyLoad     the primary's load from which it counts as saturated
+ * @param yieldToBusyPrimary  whether pulls wait while the primary is saturated by host writes and
+ *                            its journal is at most half full (the journal absorbs the burst)
+ * @param linkBytesPerSecond  the link's capacity, both directions together; 0 when not known (the
+ *                            link rule is then off)
  */
-record AsyncSettings(long pullIntervalMillis, long pullBytes, double busyLoad) {
+record AsyncSettings(long minIntervalMillis, long maxIntervalMillis, long pullBytes, double busyLoad,
+                     double primaryBusyLoad, boolean yieldToBusyPrimary, long linkBytesPerSecond) {
 
     static final String PID = "io.doppel.copy.async";
     static final long MIN_INTERVAL_MILLIS = 1;
     static final long MAX_INTERVAL_MILLIS = 60_000;
     static final long MIN_PULL_BYTES = 64 << 10;
     static final long MAX_PULL_BYTES = 256L << 20;
-    static final AsyncSettings DEFAULTS = new AsyncSettings(20, 4L << 20, 0.9);
+    static final AsyncSettings DEFAULTS = new AsyncSettings(1, 1000, 4L << 20, 0.9, 0.9, true, 0);
 
     /** What {@link #resolve} kept, with one message per refused value. */
     record Outcome(AsyncSettings settings, List<String> errors) {
     }
 
     AsyncSettings {
-        check("pullIntervalMillis", pullIntervalMillis, intervalRule(pullIntervalMillis));
+        check("minIntervalMillis", minIntervalMillis, intervalRule(minIntervalMillis));
+        check("maxIntervalMillis", maxIntervalMillis, intervalRule(maxIntervalMillis));
+        check("maxIntervalMillis", maxIntervalMillis, orderRule(minIntervalMillis, maxIntervalMillis));
         check("pullBytes", pullBytes, pullBytesRule(pullBytes));
-        check("busyLoad", busyLoad, busyLoadRule(busyLoad));
+        check("busyLoad", busyLoad, loadRule(busyLoad));
+        check("primaryBusyLoad", primaryBusyLoad, loadRule(primaryBusyLoad));
+        check("linkBytesPerSecond", linkBytesPerSecond, linkRule(linkBytesPerSecond));
     }
 
     private static void check(String key, Object value, String rule) {
@@ -44,69 +56,63 @@ record AsyncSettings(long pullIntervalMillis, long pullBytes, double busyLoad) {
                 ? "must be between " + MIN_INTERVAL_MILLIS + " and " + MAX_INTERVAL_MILLIS + " milliseconds" : null;
     }
 
+    static String orderRule(long min, long max) {
+        return max < min ? "must not be below minIntervalMillis (" + min + ")" : null;
+    }
+
     static String pullBytesRule(long v) {
         return v < MIN_PULL_BYTES || v > MAX_PULL_BYTES ? "must be between " + MIN_PULL_BYTES + " (64 KiB) and " + MAX_PULL_BYTES
                 + " (256 MiB) bytes" : null;
     }
 
-    static String busyLoadRule(double v) {
+    static String loadRule(double v) {
         // written so that NaN fails too
         return v > 0 && v <= 1 ? null : "must be above 0 and at most 1";
     }
 
+    static String linkRule(long v) {
+        return v < 0 ? "must be 0 (not known) or a rate in bytes per second" : null;
+    }
+
     /**
      * Resolves configured values against the ones in force: a value that breaks its rule, or
-     * that cannot be read as a number (Declarative Services then throws from the accessor), is
-     * reported naming the key and the value, and the previous value of that key is kept, so a
-     * typo never stops the copy mode.
+     * that cannot be read (Declarative Services then throws from the accessor), is reported
+     * naming the key and the value, and the previous value of that key is kept, so a typo never
+     * stops the copy mode.
      */
-    static Outcome resolve(LongSupplier pullIntervalMillis, LongSupplier pullBytes, DoubleSupplier busyLoad, AsyncSettings previous) {
+    static Outcome resolve(AsyncCopyMode.Config c, AsyncSettings previous) {
         List<String> errors = new ArrayList<>();
-        long interval = previous.pullIntervalMillis();
-        try {
-            long v = pullIntervalMillis.getAsLong();
-            String rule = intervalRule(v);
-            if (rule == null) {
-                interval = v;
-            } else {
-                errors.add(rejected("pullIntervalMillis", String.valueOf(v), rule, String.valueOf(interval)));
-            }
-        } catch (RuntimeException e) {
-            errors.add(unreadable("pullIntervalMillis", e, String.valueOf(interval)));
+        long min = pick("minIntervalMillis", c::minIntervalMillis, AsyncSettings::intervalRule, previous.minIntervalMillis(), errors);
+        long max = pick("maxIntervalMillis", c::maxIntervalMillis, AsyncSettings::intervalRule, previous.maxIntervalMillis(), errors);
+        String order = orderRule(min, max);
+        if (order != null) {
+            errors.add("configuration " + PID + ": maxIntervalMillis = " + max + " is not valid (" + order + "); keeping "
+                    + previous.minIntervalMillis() + " to " + previous.maxIntervalMillis());
+            min = previous.minIntervalMillis();
+            max = previous.maxIntervalMillis();
         }
-        long bytes = previous.pullBytes();
-        try {
-            long v = pullBytes.getAsLong();
-            String rule = pullBytesRule(v);
-            if (rule == null) {
-                bytes = v;
-            } else {
-                errors.add(rejected("pullBytes", String.valueOf(v), rule, String.valueOf(bytes)));
-            }
-        } catch (RuntimeException e) {
-            errors.add(unreadable("pullBytes", e, String.valueOf(bytes)));
-        }
-        double load = previous.busyLoad();
-        try {
-            double v = busyLoad.getAsDouble();
-            String rule = busyLoadRule(v);
-            if (rule == null) {
-                load = v;
-            } else {
-                errors.add(rejected("busyLoad", String.valueOf(v), rule, String.valueOf(load)));
-            }
-        } catch (RuntimeException e) {
-            errors.add(unreadable("busyLoad", e, String.valueOf(load)));
-        }
-        return new Outcome(new AsyncSettings(interval, bytes, load), List.copyOf(errors));
+        long bytes = pick("pullBytes", c::pullBytes, AsyncSettings::pullBytesRule, previous.pullBytes(), errors);
+        double busy = pick("busyLoad", c::busyLoad, AsyncSettings::loadRule, previous.busyLoad(), errors);
+        double primaryBusy = pick("primaryBusyLoad", c::primaryBusyLoad, AsyncSettings::loadRule, previous.primaryBusyLoad(), errors);
+        boolean yield = pick("yieldToBusyPrimary", c::yieldToBusyPrimary, v -> null, previous.yieldToBusyPrimary(), errors);
+        long link = pick("linkBytesPerSecond", c::linkBytesPerSecond, AsyncSettings::linkRule, previous.linkBytesPerSecond(), errors);
+        return new Outcome(new AsyncSettings(min, max, bytes, busy, primaryBusy, yield, link), List.copyOf(errors));
     }
 
-    private static String rejected(String key, String value, String rule, String kept) {
-        return "configuration " + PID + ": " + key + " = " + value + " is not valid (" + rule + "); keeping " + kept;
-    }
-
-    private static String unreadable(String key, RuntimeException e, String kept) {
-        // Declarative Services' message carries the text, e.g. For input string: "20ms"
-        return "configuration " + PID + ": " + key + " is not a number (" + e.getMessage() + "); keeping " + kept;
+    private static <T> T pick(String key, Supplier<T> read, Function<T, String> rule, T kept, List<String> errors) {
+        T v;
+        try {
+            v = read.get();
+        } catch (RuntimeException e) {
+            // Declarative Services' message carries the text, e.g. For input string: "20ms"
+            errors.add("configuration " + PID + ": " + key + " cannot be read (" + e.getMessage() + "); keeping " + kept);
+            return kept;
+        }
+        String broken = rule.apply(v);
+        if (broken != null) {
+            errors.add("configuration " + PID + ": " + key + " = " + v + " is not valid (" + broken + "); keeping " + kept);
+            return kept;
+        }
+        return v;
     }
 }

@@ -904,7 +904,7 @@ final class PrimaryPair {
         maybeNotePeerDurable();
         if (rec.suspended()) {
             // a suspended pair sends nothing; its cursor keeps what the peer will need on resume
-            return Wire.records(id, List.of(), 0, false, j.retainedStart(), j.head(), false, 0, 0);
+            return Wire.records(id, List.of(), 0, false, j.retainedStart(), j.head(), false, 0, 0, 0);
         }
         Position limit = repl.syncFloor(group, j.head());
         // one reply stays under the transport's frame limit (64 MiB) even with the record that
@@ -926,15 +926,23 @@ final class PrimaryPair {
             } catch (JournalGapException e) {
                 gapSeen = true; // the records went into the map: the driver resyncs and rebases the peer
                 poke();
-                return Wire.records(id, List.of(), 0, true, e.retainedStart(), j.head(), true, 0, 0);
+                return Wire.records(id, List.of(), 0, true, e.retainedStart(), j.head(), true, 0, 0, 0);
             }
         }
         if (!out.isEmpty()) {
             sent = out.get(out.size() - 1).position();
             rate.add(bytes);
         }
+        // The management information the puller paces by: this site's load, and the part of the
+        // journal held for this peer (what it has not pulled yet), which is what a fold would take
+        // into its map once the journal runs out of room. Total usage says little: the journal
+        // reclaims only at a quarter free, so it is often three quarters full with nothing owed.
         var st = j.status();
-        return Wire.records(id, out, bytes, false, j.retainedStart(), j.head(), more, st.usedBytes(), st.capacityBytes());
+        Position through = out.isEmpty() ? after : out.get(out.size() - 1).position();
+        long owed = Math.max(0, st.head().seq() - through.seq());
+        long owedBytes = st.records() == 0 ? 0 : (long) ((double) st.usedBytes() * Math.min(owed, st.records()) / st.records());
+        return Wire.records(id, out, bytes, false, j.retainedStart(), j.head(), more, owedBytes, st.capacityBytes(),
+                repl.load().cpuBusy());
     }
 
     // ---- resync -------------------------------------------------------------------------------

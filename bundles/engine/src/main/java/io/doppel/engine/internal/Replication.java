@@ -55,6 +55,7 @@ final class Replication implements PairService {
     }
     private volatile Transport transport;
     private volatile DifferenceMaps maps;
+    private volatile SiteLoad load = new LoadMeter();
 
     Replication(Engine engine, PairStore store) throws IOException {
         this.engine = engine;
@@ -65,6 +66,16 @@ final class Replication implements PairService {
             return t;
         });
         store.load();
+    }
+
+    /** This site's load, read by pull pacing on both ends. */
+    SiteLoad load() {
+        return load;
+    }
+
+    /** Replaces the load source (tests set a load instead of measuring the machine's). */
+    void load(SiteLoad l) {
+        load = l;
     }
 
     Engine engine() {

@@ -1,8 +1,6 @@
 package io.doppel.engine.internal;
 
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.lang.management.OperatingSystemMXBean;
 import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.HashMap;
@@ -48,7 +46,6 @@ final class TargetPair {
     static final long REBASE_APPLY_MILLIS = 600_000;
     /** A pull reads up to its byte limit from the primary's journal, which may be cold on disk. */
     private static final long PULL_MILLIS = 60_000;
-    private static final OperatingSystemMXBean OS = ManagementFactory.getOperatingSystemMXBean();
     /** How long a full journal may delay an answer: below the primary's request timeout (30 s). */
     private static final long FULL_WAIT_NANOS = TimeUnit.SECONDS.toNanos(25);
 
@@ -82,6 +79,9 @@ final class TargetPair {
     private volatile long primaryUsed;
     private volatile long primaryCapacity;
     private volatile Position primaryHead = Position.ZERO;
+    private volatile double primaryLoad;
+    /** Records the primary appended between the last two pulls. */
+    private volatile long primaryAppended;
     private final PrimaryPair.Rate rate = new PrimaryPair.Rate();
 
     TargetPair(Replication repl, Group group, PairStore.PairRecord rec) {
@@ -359,17 +359,8 @@ final class TargetPair {
             return 1024;
         }
         JournalStatus st = j.status();
-        return mode.applyBudget(new ApplyObservation(pending, load(), st.capacityBytes() - st.usedBytes(),
+        return mode.applyBudget(new ApplyObservation(pending, repl.load().otherLoad(), st.capacityBytes() - st.usedBytes(),
                 st.capacityBytes()));
-    }
-
-    /** This site's processing load, 0 to 1 (load average over the available processors). */
-    static double load() {
-        double avg = OS.getSystemLoadAverage();
-        if (avg < 0) {
-            return 0;
-        }
-        return Math.min(1.0, avg / OS.getAvailableProcessors());
     }
 
     private void applyBatch(Journal j, Position after, Position head, int budget) throws Exception {
@@ -607,7 +598,8 @@ final class TargetPair {
                 PullPlan plan = mode.planPull(new PullObservation(last == null ? 0 : last.records().size(),
                         last == null ? 0 : last.records().stream().mapToLong(JournalRecord::length).sum(),
                         last != null && last.more(), lastMicros, delay, rate.perSecond(),
-                        st.capacityBytes() - st.usedBytes(), st.capacityBytes(), load(), primaryUsed, primaryCapacity));
+                        st.capacityBytes() - st.usedBytes(), st.capacityBytes(), repl.load().otherLoad(), primaryUsed, primaryCapacity,
+                        primaryLoad, primaryAppended));
                 pullDelay = plan.delayMillis();
                 pullReason = plan.reason();
                 if (plan.delayMillis() > 0) {
@@ -621,6 +613,8 @@ final class TargetPair {
                 lastMicros = (System.nanoTime() - t0) / 1000;
                 primaryUsed = r.journalUsed();
                 primaryCapacity = r.journalCapacity();
+                primaryLoad = r.load();
+                primaryAppended = Math.max(0, r.head().seq() - primaryHead.seq());
                 primaryHead = r.head();
                 if (r.gap()) {
                     state("waiting-for-resync", "records after " + j.head() + " were folded at the primary");

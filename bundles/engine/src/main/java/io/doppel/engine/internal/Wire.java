@@ -30,7 +30,8 @@ import io.doppel.api.transport.Frame;
  */
 final class Wire {
 
-    static final int VERSION = 1;
+    /** 2: RECORDS carries the primary's load. */
+    static final int VERSION = 2;
 
     static final int OPEN = 100;
     static final int PUSH = 101;
@@ -166,6 +167,10 @@ final class Wire {
             this.pairId = getString();
         }
 
+        int getShort() {
+            return b.getShort();
+        }
+
         int getInt() {
             return b.getInt();
         }
@@ -259,13 +264,15 @@ final class Wire {
 
     /** What a PULL returns. */
     record Records(List<JournalRecord> records, boolean gap, Position retainedStart, Position head, boolean more,
-                   long journalUsed, long journalCapacity) {
+                   long journalUsed, long journalCapacity, double load) {
     }
 
     static Frame records(String pairId, List<JournalRecord> records, int bytes, boolean gap, Position retainedStart,
-                         Position head, boolean more, long used, long capacity) {
+                         Position head, boolean more, long used, long capacity, double load) {
+        // the load travels in thousandths, clamped, so a garbled value cannot mean more than saturated
         Out o = new Out(REPLY, pairId, bytes + 128).putBoolean(gap).putPosition(retainedStart).putPosition(head)
-                .putBoolean(more).putLong(used).putLong(capacity).putInt(records.size());
+                .putBoolean(more).putLong(used).putLong(capacity).putShort((int) Math.round(Math.max(0, Math.min(1, load)) * 1000))
+                .putInt(records.size());
         for (JournalRecord r : records) {
             o.putRecord(r);
         }
@@ -280,7 +287,11 @@ final class Wire {
         boolean more = in.getBoolean();
         long used = in.getLong();
         long cap = in.getLong();
-        return new Records(in.getRecords(groupId), gap, retained, head, more, used, cap);
+        int permille = in.getShort();
+        if (permille < 0 || permille > 1000) {
+            throw new IllegalArgumentException("primary load " + permille + "/1000 is out of range");
+        }
+        return new Records(in.getRecords(groupId), gap, retained, head, more, used, cap, permille / 1000.0);
     }
 
     /** An empty reply. */

@@ -40,6 +40,24 @@ final class ReplicationSite implements AutoCloseable {
     Replication repl;
     VolumeManager volumes;
     JournalManager journals;
+    /** The load pull pacing reads: set by tests, so the machine's own load does not steer them. */
+    final SetLoad load = new SetLoad();
+
+    /** A load a test sets. */
+    static final class SetLoad implements SiteLoad {
+        volatile double cpuBusy;
+        volatile double otherLoad;
+
+        @Override
+        public double cpuBusy() {
+            return cpuBusy;
+        }
+
+        @Override
+        public double otherLoad() {
+            return otherLoad;
+        }
+    }
 
     ReplicationSite(String name, LoopbackNet net, SimulatedStorage storage, JournalSettings js, long volumeSize) {
         this.name = name;
@@ -54,6 +72,7 @@ final class ReplicationSite implements AutoCloseable {
         executor = Executors.newScheduledThreadPool(2);
         engine = new Engine(storage, new EngineSettings(ROOT, 10_000, 3_600_000, "default", "vol0", volumeSize), executor);
         repl = engine.replication(new PairStore(storage, ROOT));
+        repl.load(load);
         repl.transport(net.site(name, repl::handle, repl::linkChanged));
         repl.modeAdded(new SyncCopyMode());
         repl.modeAdded(new AsyncCopyMode());

@@ -8,6 +8,8 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 import io.doppel.api.device.BlockDevice;
 import io.doppel.api.journal.Position;
@@ -711,5 +713,98 @@ class ReplicationTest {
                 && !b.group().tracker.watermark().isBefore(a.head()) && b.pair("A").consistent());
         assertThat(b.image()).isEqualTo(a.image());
         assertThat(a.pair("B").resyncBlocks()).as("a whole copy").isEqualTo(VOL / 4096);
+    }
+
+    // ---- pull pacing ---------------------------------------------------------------------------
+
+    /** Writes 4 KiB blocks one after another, {@code pauseMillis} apart, until stopped. */
+    private static Thread writer(BlockDevice d, AtomicBoolean stop, long pauseMillis) {
+        Thread t = new Thread(() -> {
+            Random rnd = new Random(77);
+            byte[] data = new byte[4096];
+            try {
+                while (!stop.get()) {
+                    rnd.nextBytes(data);
+                    d.write((long) rnd.nextInt((int) (VOL / 4096)) * 4096, ByteBuffer.wrap(data), false);
+                    if (pauseMillis > 0) {
+                        Thread.sleep(pauseMillis);
+                    }
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }, "test-writer");
+        t.start();
+        return t;
+    }
+
+    @Test
+    void aBurstShortensThePullIntervalAndIdlenessLengthensIt() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        // idle: each empty pull doubles the wait, up to the longest (1 s)
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> b.pair("A").pullDelayMillis() == 1000);
+        assertThat(b.pair("A").pullReason()).isEqualTo("no records came back");
+
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong shortest = new AtomicLong(Long.MAX_VALUE);
+        try (BlockDevice d = a.device()) {
+            Thread w = writer(d, stop, 0);
+            try {
+                Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5)).until(() -> {
+                    shortest.accumulateAndGet(b.pair("A").pullDelayMillis(), Math::min);
+                    return shortest.get() <= 1;
+                });
+            } finally {
+                stop.set(true);
+                w.join();
+            }
+        }
+        assertThat(shortest.get()).as("the burst brought the wait down to the shortest").isEqualTo(1);
+        b.awaitApplied(a.head());
+        // idle again: back to the longest
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> b.pair("A").pullDelayMillis() == 1000);
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void aSaturatedPrimaryIsLeftToItsHostsUntilItsJournalIsHalfFull() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        AtomicBoolean stop = new AtomicBoolean();
+        try (BlockDevice d = a.device()) {
+            // negative control: a primary that is not saturated, with hosts writing, is pulled from soon
+            Thread w = writer(d, stop, 2);
+            try {
+                Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> b.pair("A").pullDelayMillis() < 100
+                        && b.pair("A").pullReason().endsWith("records came back"));
+                a.load.cpuBusy = 0.95;
+                Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> b.pair("A").pullDelayMillis() == 1000);
+                assertThat(b.pair("A").pullReason()).startsWith("primary saturated (load 0.95) by host writes");
+            } finally {
+                stop.set(true);
+                w.join();
+            }
+            // the hosts stopped writing: a saturated primary is pulled from again
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> b.pair("A").pullReason().equals("no records came back")
+                    || b.pair("A").pullReason().endsWith("records came back"));
+            // a burst past half the journal (16 MiB): the shortest wait, saturated or not
+            write(d, new Random(78), 2500, false);
+            stop.set(false);
+            w = writer(d, stop, 0);
+            try {
+                Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> b.pair("A").pullReason().startsWith("backlog fills")
+                        && b.pair("A").pullDelayMillis() == 1);
+                assertThat(b.pair("A").pullReason()).endsWith("of the primary's journal (over half)");
+            } finally {
+                stop.set(true);
+                w.join();
+            }
+        }
+        a.load.cpuBusy = 0;
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
     }
 }

@@ -1,0 +1,85 @@
+package io.doppel.copyasync.internal;
+
+import java.util.Locale;
+
+import io.doppel.api.copy.PullObservation;
+import io.doppel.api.copy.PullPlan;
+
+/**
+ * Sets the wait before the next pull and its size from what the last pull saw. The wait moves
+ * from the previous one: halved or cut to the shortest when records come back, doubled when
+ * there is a reason to hold back or nothing came, and always kept between the configured
+ * shortest and longest. The first rule that holds decides, in this order:
+ *
+ * <ol>
+ * <li>the secondary's journal is under 20% free: longer, and smaller pulls (it cannot hold more
+ *     until it applies and releases);</li>
+ * <li>what the primary's journal holds for this secondary fills over half of it: the shortest
+ *     (before it is folded into a difference map, which costs a resync);</li>
+ * <li>the link carries over 80% of its capacity: longer (pulling sooner adds no capacity);</li>
+ * <li>the secondary is busy with other work: longer (its hosts come first);</li>
+ * <li>the primary is saturated while its hosts write: longer (its journal absorbs the burst,
+ *     up to half of it by rule 2);</li>
+ * <li>the primary holds more than the pull returned: the shortest;</li>
+ * <li>records came back: half the previous wait;</li>
+ * <li>none came back: twice the previous wait.</li>
+ * </ol>
+ */
+final class PullController {
+
+    static final double LOW_FREE_SHARE = 0.2;
+    static final double PRIMARY_HALF = 0.5;
+    static final double LINK_BUSY_SHARE = 0.8;
+
+    private PullController() {
+    }
+
+    static PullPlan plan(AsyncSettings s, PullObservation o) {
+        long previous = clamp(s, o.previousDelayMillis());
+        long bytes = s.pullBytes();
+        if (o.localJournalCapacity() > 0 && o.localJournalFree() < LOW_FREE_SHARE * o.localJournalCapacity()) {
+            // never below the smallest pull, so a nearly full journal still moves
+            bytes = Math.max(AsyncSettings.MIN_PULL_BYTES, Math.min(bytes, o.localJournalFree() / 4));
+            return new PullPlan(longer(s, previous), bytes, "own journal " + pct(o.localJournalFree(), o.localJournalCapacity())
+                    + " free (under 20%)");
+        }
+        if (o.primaryJournalCapacity() > 0 && o.primaryJournalUsed() > PRIMARY_HALF * o.primaryJournalCapacity()) {
+            return new PullPlan(s.minIntervalMillis(), bytes, "backlog fills " + pct(o.primaryJournalUsed(), o.primaryJournalCapacity())
+                    + " of the primary's journal (over half)");
+        }
+        if (s.linkBytesPerSecond() > 0 && o.linkBytesPerSecond() > LINK_BUSY_SHARE * s.linkBytesPerSecond()) {
+            return new PullPlan(longer(s, previous), bytes, "link " + pct((long) o.linkBytesPerSecond(), s.linkBytesPerSecond())
+                    + " used (over 80%)");
+        }
+        if (o.load() >= s.busyLoad()) {
+            return new PullPlan(longer(s, previous), bytes, "own load " + load(o.load()) + " (busy from " + load(s.busyLoad()) + ")");
+        }
+        if (s.yieldToBusyPrimary() && o.primaryLoad() >= s.primaryBusyLoad() && o.primaryAppended() > 0) {
+            return new PullPlan(longer(s, previous), bytes, "primary saturated (load " + load(o.primaryLoad())
+                    + ") by host writes; its journal holds them");
+        }
+        if (o.moreAvailable()) {
+            return new PullPlan(s.minIntervalMillis(), bytes, "the primary holds more records");
+        }
+        if (o.records() > 0) {
+            return new PullPlan(clamp(s, previous / 2), bytes, o.records() + " records came back");
+        }
+        return new PullPlan(longer(s, previous), bytes, "no records came back");
+    }
+
+    private static long longer(AsyncSettings s, long previous) {
+        return clamp(s, previous > s.maxIntervalMillis() / 2 ? s.maxIntervalMillis() : previous * 2);
+    }
+
+    private static long clamp(AsyncSettings s, long millis) {
+        return Math.max(s.minIntervalMillis(), Math.min(s.maxIntervalMillis(), millis));
+    }
+
+    private static String pct(long part, long whole) {
+        return String.format(Locale.ROOT, "%.0f%%", 100.0 * part / whole);
+    }
+
+    private static String load(double v) {
+        return String.format(Locale.ROOT, "%.2f", v);
+    }
+}
