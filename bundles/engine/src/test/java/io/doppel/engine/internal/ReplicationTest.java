@@ -770,7 +770,8 @@ class ReplicationTest {
 
     @Test
     void aSaturatedPrimaryIsLeftToItsHostsUntilItsJournalIsHalfFull() throws Exception {
-        startBoth(JOURNAL);
+        // 128 MiB: a burst can fill over half of it for the secondary before a fold (from 96 MiB) takes it
+        startBoth(EngineFixture.journalSettings(2L << 20, 128L << 20));
         a.repl.create("default", "B", "async", "");
         awaitState(a, "B", "replicating");
         AtomicBoolean stop = new AtomicBoolean();
@@ -790,21 +791,28 @@ class ReplicationTest {
             // the hosts stopped writing: a saturated primary is pulled from again
             Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> b.pair("A").pullReason().equals("no records came back")
                     || b.pair("A").pullReason().endsWith("records came back"));
-            // a burst past half the journal (16 MiB): the shortest wait, saturated or not
-            write(d, new Random(78), 2500, false);
+            b.awaitApplied(a.head());
+            a.engine.checkpoint("default"); // releases what B holds, so the burst below starts from an empty journal
+            // a burst of about 90 MiB, past half of the journal; slow pulls (300 ms each way) keep the backlog
+            // over half long enough to be seen: the shortest wait, although the primary is saturated
+            net.delay("B", "A", 300);
+            write(d, new Random(78), 22_000, false);
+            // the hosts go on writing, so the primary is still saturated by them
             stop.set(false);
-            w = writer(d, stop, 0);
+            w = writer(d, stop, 2);
             try {
-                Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> b.pair("A").pullReason().startsWith("backlog fills")
-                        && b.pair("A").pullDelayMillis() == 1);
+                Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
+                        .until(() -> b.pair("A").pullReason().startsWith("backlog fills") && b.pair("A").pullDelayMillis() == 1);
                 assertThat(b.pair("A").pullReason()).endsWith("of the primary's journal (over half)");
             } finally {
                 stop.set(true);
                 w.join();
             }
         }
+        net.delay("B", "A", 0);
         a.load.cpuBusy = 0;
         b.awaitApplied(a.head());
         assertThat(b.image()).isEqualTo(a.image());
+        assertThat(a.pair("B").mapBlocks()).as("nothing was folded").isZero();
     }
 }
