@@ -19,7 +19,10 @@ import io.doppel.api.copy.PullPlan;
  * <li>the link carries over 80% of its capacity: longer (pulling sooner adds no capacity);</li>
  * <li>the secondary is busy with other work: longer (its hosts come first);</li>
  * <li>the primary is saturated while its hosts write: longer (its journal absorbs the burst,
- *     up to half of it by rule 2);</li>
+ *     up to half of it by rule 2), only while at the primary's append rate the backlog would
+ *     take at least {@value #YIELD_HEADROOM_MILLIS} ms more to fill half of the journal, and
+ *     never longer than the time left to that point; not while draining a backlog that passed
+ *     half, until it is under a quarter again;</li>
  * <li>the primary holds more than the pull returned: the shortest;</li>
  * <li>records came back: half the previous wait;</li>
  * <li>none came back: twice the previous wait.</li>
@@ -29,6 +32,16 @@ final class PullController {
 
     static final double LOW_FREE_SHARE = 0.2;
     static final double PRIMARY_HALF = 0.5;
+    static final double PRIMARY_QUARTER = 0.25;
+    /**
+     * A saturated primary is yielded to only while its journal could take this much more of the
+     * burst before the backlog fills half of it. A journal that holds less than that at the
+     * hosts' rate gains the hosts little and would leave the copy a backlog it cannot drain
+     * while they write: it would be folded.
+     */
+    static final long YIELD_HEADROOM_MILLIS = 2000;
+    /** A 4 KiB write with its header, when the last pull returned nothing to measure. */
+    static final double DEFAULT_RECORD_BYTES = 4096 + 64;
     static final double LINK_BUSY_SHARE = 0.8;
 
     private PullController() {
@@ -54,9 +67,14 @@ final class PullController {
         if (o.load() >= s.busyLoad()) {
             return new PullPlan(longer(s, previous), bytes, "own load " + load(o.load()) + " (busy from " + load(s.busyLoad()) + ")");
         }
-        if (s.yieldToBusyPrimary() && o.primaryLoad() >= s.primaryBusyLoad() && o.primaryAppended() > 0) {
-            return new PullPlan(longer(s, previous), bytes, "primary saturated (load " + load(o.primaryLoad())
-                    + ") by host writes; its journal holds them");
+        if (s.yieldToBusyPrimary() && o.primaryLoad() >= s.primaryBusyLoad() && o.primaryAppended() > 0 && !draining(s, o, previous)) {
+            long roomMillis = millisToHalf(o);
+            if (roomMillis >= YIELD_HEADROOM_MILLIS) {
+                // the next look comes while the journal still has the headroom left
+                long wait = Math.min(longer(s, previous), roomMillis - YIELD_HEADROOM_MILLIS);
+                return new PullPlan(clamp(s, wait), bytes, "primary saturated (load " + load(o.primaryLoad())
+                        + ") by host writes; its journal holds them");
+            }
         }
         if (o.moreAvailable()) {
             return new PullPlan(s.minIntervalMillis(), bytes, "the primary holds more records");
@@ -65,6 +83,33 @@ final class PullController {
             return new PullPlan(clamp(s, previous / 2), bytes, o.records() + " records came back");
         }
         return new PullPlan(longer(s, previous), bytes, "no records came back");
+    }
+
+    /**
+     * Whether the secondary is draining a backlog that passed half of the primary's journal:
+     * it pulled at the shortest wait last time and the backlog still fills a quarter or more.
+     * Until it is back under a quarter, a saturated primary does not make it wait again;
+     * otherwise a burst that outlasts the journal would keep the backlog at half, one
+     * hiccup away from a fold.
+     */
+    private static boolean draining(AsyncSettings s, PullObservation o, long previous) {
+        return previous <= s.minIntervalMillis() && o.primaryJournalCapacity() > 0
+                && o.primaryJournalUsed() >= PRIMARY_QUARTER * o.primaryJournalCapacity();
+    }
+
+    /**
+     * How long, at the rate the primary appended since the last pull, until the backlog fills
+     * half of the primary's journal; {@code Long.MAX_VALUE} when nothing is appended.
+     */
+    private static long millisToHalf(PullObservation o) {
+        double span = Math.max(1, o.previousDelayMillis()) + o.pullMicros() / 1000.0;
+        double recordBytes = o.records() > 0 ? (double) o.bytes() / o.records() : DEFAULT_RECORD_BYTES;
+        double bytesPerMilli = o.primaryAppended() * recordBytes / span;
+        if (bytesPerMilli <= 0 || o.primaryJournalCapacity() <= 0) {
+            return Long.MAX_VALUE;
+        }
+        double room = PRIMARY_HALF * o.primaryJournalCapacity() - o.primaryJournalUsed();
+        return room <= 0 ? 0 : (long) Math.min(Long.MAX_VALUE / 2, room / bytesPerMilli);
     }
 
     private static long longer(AsyncSettings s, long previous) {

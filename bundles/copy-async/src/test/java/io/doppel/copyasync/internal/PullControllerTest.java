@@ -132,6 +132,60 @@ class PullControllerTest {
         assertThat(off.delayMillis()).isEqualTo(1);
     }
 
+    @Test
+    void aBacklogThatPassedHalfIsDrainedToAQuarterBeforeASaturatedPrimaryIsYieldedToAgain() {
+        Obs o = ordinary();
+        o.more = true;
+        o.primaryLoad = 0.95;
+        o.appended = 10; // hosts writing slowly: the journal has headroom for a long time
+        o.primaryUsed = 300 * MIB; // 29%: under half, over a quarter
+        o.previous = 64; // not draining: it was waiting
+        assertThat(o.plan().reason()).startsWith("primary saturated");
+        o.previous = 1; // pulling flat out, as rule 2 made it: still draining
+        assertThat(o.plan()).isEqualTo(new PullPlan(1, 4 * MIB, "the primary holds more records"));
+        o.primaryUsed = 250 * MIB; // 24%: drained
+        assertThat(o.plan().reason()).startsWith("primary saturated");
+        assertThat(o.plan().delayMillis()).isEqualTo(2);
+    }
+
+    @Test
+    void aSaturatedPrimaryIsYieldedToOnlyWhileItsJournalHasHeadroomForTheBurst() {
+        Obs o = ordinary();
+        o.more = true;
+        o.primaryLoad = 0.95;
+        o.previous = 1000;
+        o.records = 1000; // 4 KiB records
+        o.primaryUsed = 100 * MIB;
+        o.appended = 25_600; // 100 MiB in the last second (1000 ms + 1.5 ms of pull): about 0.1 MiB/ms
+        PullPlan p = o.plan();
+        // 412 MiB to half at 0.1 MiB/ms is about 4120 ms: yield, and look again 2 s before the headroom is gone
+        assertThat(p.reason()).startsWith("primary saturated");
+        assertThat(p.delayMillis()).isEqualTo(1000);
+        o.primaryUsed = 250 * MIB; // 262 MiB to half: about 2620 ms, so the next look within 620 ms
+        assertThat(o.plan().reason()).startsWith("primary saturated");
+        assertThat(o.plan().delayMillis()).isBetween(615L, 625L);
+        o.primaryUsed = 350 * MIB; // 162 MiB to half: about 1620 ms, under the 2 s of headroom: pull
+        assertThat(o.plan()).isEqualTo(new PullPlan(1, 4 * MIB, "the primary holds more records"));
+        // negative control: the same backlog with the hosts writing ten times slower is yielded to
+        o.appended = 2_560;
+        assertThat(o.plan().reason()).startsWith("primary saturated");
+    }
+
+    @Test
+    void aSmallJournalAtAHighWriteRateIsNotYieldedToAtAll() {
+        Obs o = ordinary();
+        o.more = true;
+        o.primaryLoad = 1.0;
+        o.previous = 1;
+        o.records = 1000;
+        o.primaryUsed = 0;
+        o.primaryCapacity = 1024 * MIB;
+        o.appended = 350; // 350 records in 2.5 ms: 140,000 writes a second, 0.55 GiB/s; half the journal in about 0.9 s
+        assertThat(o.plan()).isEqualTo(new PullPlan(1, 4 * MIB, "the primary holds more records"));
+        o.primaryCapacity = 16L * 1024 * MIB; // 16 GiB: about 15 s to half
+        assertThat(o.plan().reason()).startsWith("primary saturated");
+    }
+
     // ---- order of the rules --------------------------------------------------------------------
 
     @Test
