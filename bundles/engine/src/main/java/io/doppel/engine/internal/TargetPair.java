@@ -75,6 +75,11 @@ final class TargetPair {
     private volatile String detail = "";
     private volatile Instant since = Instant.now();
     private volatile long pullDelay;
+    /**
+     * Rebases so far; written on the pair's serial executor, where a pull's records are appended
+     * too. A pull reads it before it reads the head it asks from.
+     */
+    private volatile long rebases;
     private volatile String pullReason = "";
     private volatile long primaryUsed;
     private volatile long primaryCapacity;
@@ -478,9 +483,14 @@ final class TargetPair {
         }
         applyLock.lock();
         try {
-            repl.engine().checkpointGroup(group);
-            j.rebase(start);
-            group.tracker = new AppliedTracker(start);
+            // under the checkpoint lock: a periodic checkpoint must not read the old watermark and
+            // then find the journal rebased below it
+            synchronized (group.checkpointLock) {
+                repl.engine().checkpointGroup(group);
+                j.rebase(start);
+                group.tracker = new AppliedTracker(start);
+                rebases++;
+            }
         } finally {
             applyLock.unlock();
         }
@@ -582,6 +592,7 @@ final class TargetPair {
 
     private void pullLoop() {
         long delay = 10;
+        long lastStart = System.nanoTime();
         Wire.Records last = null;
         long lastMicros = 0;
         while (!stopped) {
@@ -602,11 +613,16 @@ final class TargetPair {
                         primaryLoad, primaryAppended));
                 pullDelay = plan.delayMillis();
                 pullReason = plan.reason();
-                if (plan.delayMillis() > 0) {
-                    Thread.sleep(plan.delayMillis());
+                // the interval runs from one pull's start to the next: a pull that took longer than
+                // the interval is followed at once, so the wait never idles a busy puller
+                long waitMillis = plan.delayMillis() - (System.nanoTime() - lastStart) / 1_000_000;
+                if (waitMillis > 0) {
+                    Thread.sleep(waitMillis);
                 }
                 delay = plan.delayMillis();
                 long t0 = System.nanoTime();
+                lastStart = t0;
+                long rebasesBefore = rebases;
                 Frame f = new Wire.Out(Wire.PULL, id, 64).putPosition(j.head()).putLong(plan.maxBytes())
                         .putPosition(j.durable()).putPosition(group.tracker.watermark()).frame();
                 Wire.Records r = Wire.readRecords(l.request(f, PULL_MILLIS).get(PULL_MILLIS + 5_000, TimeUnit.MILLISECONDS), group.id);
@@ -624,7 +640,11 @@ final class TargetPair {
                 }
                 if (!r.records().isEmpty()) {
                     inOrder(() -> {
-                        appendAll(r.records());
+                        // a resync rebased the journal while this pull was on the wire: its records
+                        // continue the old stream, and the next pull asks again from the new head
+                        if (rebases == rebasesBefore) {
+                            appendAll(r.records());
+                        }
                         return null;
                     }).get(60, TimeUnit.SECONDS);
                 }
