@@ -22,7 +22,7 @@ Gates (exit status 1 if one fails, unless --no-gate):
     bench/replication_bench.py [--rounds 3] [--runtime 10] [--workdir DIR] [--keep]
                                [--write-doc] [--no-gate] [--json FILE]
                                [--no-prefill] [--keep-page-cache] [--journal-capacity 4G]
-                               [--shared-cpus]
+                               [--shared-cpus] [--async-set KEY=VALUE]
 
 A and fio (the host) run on the first half of the CPUs, B and C on the rest (taskset), as if
 each site had its own machine; --shared-cpus lets all of them share every CPU.
@@ -469,6 +469,9 @@ def main():
                     help="do not write back and evict the volumes' page cache before each fio run")
     ap.add_argument("--journal-capacity", help="journal capacity of the three groups on A (group-create"
                     " --journal-capacity); default: the journal service's")
+    ap.add_argument("--async-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting of C's asynchronous copy (io.doppel.copy.async), e.g. yieldToBusyPrimary=false;"
+                         " repeatable")
     ap.add_argument("--java-max-mem", default="1g", help="JAVA_MAX_MEM of each appliance")
     ap.add_argument("--shared-cpus", dest="pin", action="store_false",
                     help="run A, B, C and fio on all CPUs (default: A and fio on the first half, B and C on the rest)")
@@ -519,6 +522,10 @@ def main():
                        check=True)
         taken = set()
         A, B, C = (Appliance(n, work, dist, key, taken, a.java_max_mem) for n in ("a", "b", "c"))
+        for kv in a.async_set:
+            key_, _, value_ = kv.partition("=")
+            # the puller (C) plans the pulls, so the async copy's settings matter there
+            set_cfg(os.path.join(C.home, "etc", "io.doppel.copy.async.cfg"), key_.strip(), value_.strip())
         apps = [A, B, C]
         t0 = time.time()
         for x in apps:
@@ -777,6 +784,10 @@ def write_doc(path, argv, notes, a, fio_cmds, table, warn, gates):
              "`--mode async` with C"
              + (f", each group's journal made with `--journal-capacity {a.journal_capacity}`. " if a.journal_capacity
                 else "; the groups' journals have the default capacity (1 GiB). ")
+             + (f"C's asynchronous copy is set with {', '.join('`' + x + '`' for x in a.async_set)} "
+                "(`etc/io.doppel.copy.async.cfg`). " if a.async_set else
+                "The asynchronous copy has its default settings (so C waits while A is saturated by fio's writes "
+                "and its journal holds the burst: see docs/replication.md, the adaptive controller). ")
              + ("Before pairing, every volume is written once end to end (`fio --rw=write --bs=1m --iodepth=8 "
                 "--size=1g`), so no row pays for block allocation and the initial copies fill B's and C's "
                 "volumes too. " if a.prefill else
