@@ -28,7 +28,7 @@ public final class AsyncCopyMode implements CopyMode {
     private static final Logger LOG = LoggerFactory.getLogger(AsyncCopyMode.class);
 
     @ObjectClassDefinition(name = "Doppel asynchronous copy")
-    @interface Config {
+    public @interface Config {
         @AttributeDefinition(description = "Shortest wait between pulls, in milliseconds (1 to 60000)")
         long minIntervalMillis() default 1;
 
@@ -38,16 +38,16 @@ public final class AsyncCopyMode implements CopyMode {
         @AttributeDefinition(description = "Most record bytes per pull (65536 to 268435456)")
         long pullBytes() default 4L << 20;
 
-        @AttributeDefinition(description = "Load of the secondary apart from replication (above 0, at most 1) from which it "
-                + "pulls less often and applies records slowly")
+        @AttributeDefinition(description = "Load of the secondary apart from replication (above 0, at most 1) above which it "
+                + "pulls less often and applies records slowly; 1 turns this off")
         double busyLoad() default 0.9;
 
         @AttributeDefinition(description = "Load of the primary (above 0, at most 1) from which it counts as saturated")
         double primaryBusyLoad() default 0.9;
 
         @AttributeDefinition(description = "Wait longer between pulls while the primary is saturated by host writes and its "
-                + "journal is at most half full")
-        boolean yieldToBusyPrimary() default true;
+                + "journal has room for the burst (off by default: the copy falls behind for the burst's length)")
+        boolean yieldToBusyPrimary() default false;
 
         @AttributeDefinition(description = "The link's capacity in bytes per second, both directions; 0 when not known")
         long linkBytesPerSecond() default 0;
@@ -69,7 +69,7 @@ public final class AsyncCopyMode implements CopyMode {
 
     @Activate
     @Modified
-    void configure(Config c) {
+    public void configure(Config c) {
         AsyncSettings.Outcome o = AsyncSettings.resolve(c, settings);
         for (String e : o.errors()) {
             LOG.error("{}", e);
@@ -107,6 +107,6 @@ public final class AsyncCopyMode implements CopyMode {
 
     @Override
     public int applyBudget(ApplyObservation now) {
-        return now.load() >= settings.busyLoad() ? BUSY_BATCH : IDLE_BATCH;
+        return now.load() > settings.busyLoad() ? BUSY_BATCH : IDLE_BATCH;
     }
 }

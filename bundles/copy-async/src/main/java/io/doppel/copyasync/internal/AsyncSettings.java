@@ -12,8 +12,8 @@ import java.util.function.Supplier;
  * @param minIntervalMillis   shortest wait between pulls
  * @param maxIntervalMillis   longest wait between pulls
  * @param pullBytes           most record bytes one pull asks for
- * @param busyLoad            load (0 excluded, 1 included) from which the secondary counts as busy:
- *                            it pulls less often and applies records slowly
+ * @param busyLoad            load (0 excluded, 1 included) above which the secondary counts as busy:
+ *                            it pulls less often and applies records slowly (1: never)
  * @param primaryBusyLoad     the primary's load from which it counts as saturated
  * @param yieldToBusyPrimary  whether pulls wait while the primary is saturated by host writes and
  *                            its journal is at most half full (the journal absorbs the burst)
@@ -28,7 +28,7 @@ record AsyncSettings(long minIntervalMillis, long maxIntervalMillis, long pullBy
     static final long MAX_INTERVAL_MILLIS = 60_000;
     static final long MIN_PULL_BYTES = 64 << 10;
     static final long MAX_PULL_BYTES = 256L << 20;
-    static final AsyncSettings DEFAULTS = new AsyncSettings(1, 1000, 4L << 20, 0.9, 0.9, true, 0);
+    static final AsyncSettings DEFAULTS = new AsyncSettings(1, 1000, 4L << 20, 0.9, 0.9, false, 0);
 
     /** What {@link #resolve} kept, with one message per refused value. */
     record Outcome(AsyncSettings settings, List<String> errors) {

@@ -64,8 +64,8 @@ final class PullController {
             return new PullPlan(longer(s, previous), bytes, "link " + pct((long) o.linkBytesPerSecond(), s.linkBytesPerSecond())
                     + " used (over 80%)");
         }
-        if (o.load() >= s.busyLoad()) {
-            return new PullPlan(longer(s, previous), bytes, "own load " + load(o.load()) + " (busy from " + load(s.busyLoad()) + ")");
+        if (o.load() > s.busyLoad()) {
+            return new PullPlan(longer(s, previous), bytes, "own load " + load(o.load()) + " (busy above " + load(s.busyLoad()) + ")");
         }
         if (s.yieldToBusyPrimary() && o.primaryLoad() >= s.primaryBusyLoad() && o.primaryAppended() > 0 && !draining(s, o, previous)) {
             long roomMillis = millisToHalf(o);

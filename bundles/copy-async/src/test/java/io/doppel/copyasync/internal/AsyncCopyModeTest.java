@@ -104,7 +104,7 @@ class AsyncCopyModeTest {
     }
 
     private static AsyncSettings settings(long min, long max, long bytes, double busy) {
-        return new AsyncSettings(min, max, bytes, busy, 0.9, true, 0);
+        return new AsyncSettings(min, max, bytes, busy, 0.9, false, 0);
     }
 
     // ---- the contract --------------------------------------------------------------------------
@@ -138,7 +138,10 @@ class AsyncCopyModeTest {
         AsyncCopyMode mode = new AsyncCopyMode(settings(1, 1000, 4 * MIB, 0.5));
         assertThat(mode.applyBudget(applying(10_000, 0.0))).isEqualTo(AsyncCopyMode.IDLE_BATCH);
         assertThat(mode.applyBudget(applying(10_000, 0.49))).isEqualTo(AsyncCopyMode.IDLE_BATCH);
-        assertThat(mode.applyBudget(applying(10_000, 0.5))).as("from busyLoad on").isEqualTo(AsyncCopyMode.BUSY_BATCH);
+        assertThat(mode.applyBudget(applying(10_000, 0.5))).as("at busyLoad: not yet").isEqualTo(AsyncCopyMode.IDLE_BATCH);
+        assertThat(mode.applyBudget(applying(10_000, 0.51))).as("above busyLoad").isEqualTo(AsyncCopyMode.BUSY_BATCH);
+        // 1 turns it off: no load is above it
+        assertThat(new AsyncCopyMode(settings(1, 1000, 4 * MIB, 1.0)).applyBudget(applying(10_000, 1.0))).isEqualTo(AsyncCopyMode.IDLE_BATCH);
         assertThat(mode.applyBudget(applying(10_000, 0.6))).isEqualTo(AsyncCopyMode.BUSY_BATCH);
         assertThat(mode.applyBudget(applying(10_000, 1.0))).isEqualTo(AsyncCopyMode.BUSY_BATCH);
         assertThat(AsyncCopyMode.BUSY_BATCH).isLessThan(AsyncCopyMode.IDLE_BATCH);
@@ -165,7 +168,7 @@ class AsyncCopyModeTest {
         assertThat(mode.settings()).isEqualTo(new AsyncSettings(10, 500, 64 << 10, 1.0, 0.5, false, 125_000_000L));
         assertThat(mode.planPull(pulled(512, true))).isEqualTo(new PullPlan(10, 64 << 10, "the primary holds more records"));
         mode.configure(config(keys("minIntervalMillis", 60_000L, "maxIntervalMillis", 60_000L, "pullBytes", 256 * MIB)));
-        assertThat(mode.settings()).isEqualTo(new AsyncSettings(60_000, 60_000, 256 * MIB, 0.9, 0.9, true, 0));
+        assertThat(mode.settings()).isEqualTo(new AsyncSettings(60_000, 60_000, 256 * MIB, 0.9, 0.9, false, 0));
         assertThat(mode.planPull(pulled(512, true)).delayMillis()).isEqualTo(60_000);
     }
 
@@ -248,7 +251,7 @@ class AsyncCopyModeTest {
         assertThat(o.errors().get(0)).contains("maxIntervalMillis").contains("\"1s\"").contains("keeping 300");
         assertThat(o.errors().get(1)).contains("pullBytes").contains("\"4M\"");
         assertThat(o.errors().get(2)).contains("busyLoad").contains("\"high\"").contains("keeping 0.7");
-        assertThat(o.errors().get(3)).contains("yieldToBusyPrimary").contains("\"perhaps\"").contains("keeping true");
+        assertThat(o.errors().get(3)).contains("yieldToBusyPrimary").contains("\"perhaps\"").contains("keeping false");
     }
 
     @Test

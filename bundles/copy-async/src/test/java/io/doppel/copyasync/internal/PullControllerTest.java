@@ -47,6 +47,11 @@ class PullControllerTest {
         }
     }
 
+    private static PullObservation withLoad(Obs o, double load) {
+        o.load = load;
+        return o.get();
+    }
+
     @Test
     void theOrdinaryCaseHalvesTheWaitBecauseRecordsCameBack() {
         assertThat(ordinary().plan()).isEqualTo(new PullPlan(32, 4 * MIB, "10 records came back"));
@@ -100,7 +105,11 @@ class PullControllerTest {
         o.load = 0.89;
         assertThat(o.plan().delayMillis()).isEqualTo(32);
         o.load = 0.9;
-        assertThat(o.plan()).isEqualTo(new PullPlan(128, 4 * MIB, "own load 0.90 (busy from 0.90)"));
+        assertThat(o.plan().delayMillis()).as("at busyLoad: not yet").isEqualTo(32);
+        o.load = 0.91;
+        assertThat(o.plan()).isEqualTo(new PullPlan(128, 4 * MIB, "own load 0.91 (busy above 0.90)"));
+        PullPlan off = PullController.plan(new AsyncSettings(1, 1000, 4 * MIB, 1.0, 0.9, true, 0), withLoad(o, 1.0));
+        assertThat(off.delayMillis()).as("busyLoad 1 turns the rule off").isEqualTo(32);
     }
 
     @Test

@@ -75,7 +75,9 @@ final class ReplicationSite implements AutoCloseable {
         repl.load(load);
         repl.transport(net.site(name, repl::handle, repl::linkChanged));
         repl.modeAdded(new SyncCopyMode());
-        repl.modeAdded(new AsyncCopyMode());
+        AsyncCopyMode async = new AsyncCopyMode();
+        async.configure(asyncSettings());
+        repl.modeAdded(async);
         volumes = new VolumeManager(storage, ROOT.resolve("volumes"), List.of(ROOT.resolve("volumes")), List::of,
                 Clock.systemUTC());
         journals = new JournalManager(storage, ROOT.resolve("journals"), journalSettings, executor);
@@ -126,5 +128,19 @@ final class ReplicationSite implements AutoCloseable {
     void kill() {
         repl.close();
         executor.shutdownNow();
+    }
+
+    /** The asynchronous copy's defaults, with the secondary yielding to a saturated primary (tests set the load). */
+    private static AsyncCopyMode.Config asyncSettings() {
+        return (AsyncCopyMode.Config) java.lang.reflect.Proxy.newProxyInstance(AsyncCopyMode.Config.class.getClassLoader(),
+                new Class<?>[] {AsyncCopyMode.Config.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("yieldToBusyPrimary")) {
+                        return true;
+                    }
+                    if (method.getName().equals("annotationType")) {
+                        return AsyncCopyMode.Config.class;
+                    }
+                    return method.getDefaultValue();
+                });
     }
 }
