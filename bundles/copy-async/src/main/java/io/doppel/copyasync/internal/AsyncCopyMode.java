@@ -76,7 +76,7 @@ public final class AsyncCopyMode implements CopyMode {
         }
         settings = o.settings();
         AsyncSettings s = o.settings();
-        LOG.info("Asynchronous copy: pulls every {} to {} ms, at most {} bytes each; busy from load {}, primary saturated from "
+        LOG.info("Asynchronous copy: pulls every {} to {} ms, at most {} bytes each; busy above load {}, primary saturated from "
                 + "load {} (yield: {}); link capacity {} B/s", s.minIntervalMillis(), s.maxIntervalMillis(), s.pullBytes(),
                 s.busyLoad(), s.primaryBusyLoad(), s.yieldToBusyPrimary(), s.linkBytesPerSecond() == 0 ? "not known" : s.linkBytesPerSecond());
     }

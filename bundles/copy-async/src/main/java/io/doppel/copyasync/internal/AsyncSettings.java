@@ -16,7 +16,7 @@ import java.util.function.Supplier;
  *                            it pulls less often and applies records slowly (1: never)
  * @param primaryBusyLoad     the primary's load from which it counts as saturated
  * @param yieldToBusyPrimary  whether pulls wait while the primary is saturated by host writes and
- *                            its journal is at most half full (the journal absorbs the burst)
+ *                            its journal has headroom for the burst (see {@link PullController})
  * @param linkBytesPerSecond  the link's capacity, both directions together; 0 when not known (the
  *                            link rule is then off)
  */

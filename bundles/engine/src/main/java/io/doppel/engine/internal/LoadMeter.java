@@ -7,7 +7,6 @@ import java.lang.management.ThreadInfo;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 
@@ -165,8 +164,7 @@ final class LoadMeter implements SiteLoad {
 
     static BitSet parseCpuList(String list) {
         BitSet out = new BitSet();
-        List<String> parts = new ArrayList<>(List.of(list.split(",")));
-        for (String p : parts) {
+        for (String p : list.split(",")) {
             p = p.trim();
             if (p.isEmpty()) {
                 continue;
