@@ -694,12 +694,13 @@ final class PrimaryPair {
         synchronized (acks) {
             gating = true;
         }
-        state("in-sync", "");
+        // the Outdated mark goes first, so that status never shows in-sync and Outdated at once
         if (rec.outdated()) {
             reply(l.request(new Wire.Out(Wire.OUTDATED, id, 8).putBoolean(false).frame()), 30_000);
             rec = repl.store().update(id, r -> r.withOutdated(false));
             LOG.info("Pair {}: {} is in sync again; no longer Outdated", id, peer);
         }
+        state("in-sync", "");
     }
 
     /**
