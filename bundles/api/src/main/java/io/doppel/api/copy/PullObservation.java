@@ -22,17 +22,26 @@ package io.doppel.api.copy;
  *                               work included (its management information)
  * @param primaryAppended        records the primary appended between the previous pull and this one
  *                               (its hosts are writing when above 0)
+ * @param previousMemo           the memo of the plan that set the previous delay, 0 before the first
  */
 public record PullObservation(int records, long bytes, boolean moreAvailable, long pullMicros, long previousDelayMillis,
                               double linkBytesPerSecond, long localJournalFree, long localJournalCapacity, double load,
                               long primaryJournalUsed, long primaryJournalCapacity, double primaryLoad,
-                              long primaryAppended) {
+                              long primaryAppended, int previousMemo) {
+
+    /** An observation with no memo from a previous plan. */
+    public PullObservation(int records, long bytes, boolean moreAvailable, long pullMicros, long previousDelayMillis,
+                           double linkBytesPerSecond, long localJournalFree, long localJournalCapacity, double load,
+                           long primaryJournalUsed, long primaryJournalCapacity, double primaryLoad, long primaryAppended) {
+        this(records, bytes, moreAvailable, pullMicros, previousDelayMillis, linkBytesPerSecond, localJournalFree,
+                localJournalCapacity, load, primaryJournalUsed, primaryJournalCapacity, primaryLoad, primaryAppended, 0);
+    }
 
     /** An observation from a primary that reports no load (idle) and no appends. */
     public PullObservation(int records, long bytes, boolean moreAvailable, long pullMicros, long previousDelayMillis,
                            double linkBytesPerSecond, long localJournalFree, long localJournalCapacity, double load,
                            long primaryJournalUsed, long primaryJournalCapacity) {
         this(records, bytes, moreAvailable, pullMicros, previousDelayMillis, linkBytesPerSecond, localJournalFree,
-                localJournalCapacity, load, primaryJournalUsed, primaryJournalCapacity, 0, 0);
+                localJournalCapacity, load, primaryJournalUsed, primaryJournalCapacity, 0, 0, 0);
     }
 }

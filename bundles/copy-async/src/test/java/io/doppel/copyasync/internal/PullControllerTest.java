@@ -36,10 +36,19 @@ class PullControllerTest {
         long primaryCapacity = 1024 * MIB;
         double primaryLoad = 0.3;
         long appended = 100;
+        int memo;
 
         PullObservation get() {
             return new PullObservation(records, records * 4096L, more, 1500, previous, link, localFree, localCapacity, load,
-                    primaryUsed, primaryCapacity, primaryLoad, appended);
+                    primaryUsed, primaryCapacity, primaryLoad, appended, memo);
+        }
+
+        /** Plans, and carries the plan's wait and memo into this observation, as the engine does. */
+        PullPlan step() {
+            PullPlan p = plan();
+            previous = p.delayMillis();
+            memo = p.memo();
+            return p;
         }
 
         PullPlan plan() {
@@ -119,7 +128,8 @@ class PullControllerTest {
         o.primaryUsed = 512 * MIB; // exactly half
         assertThat(o.plan().delayMillis()).isEqualTo(128);
         o.primaryUsed = 513 * MIB;
-        assertThat(o.plan()).isEqualTo(new PullPlan(1, 4 * MIB, "backlog fills 50% of the primary's journal (over half)"));
+        assertThat(o.plan()).isEqualTo(new PullPlan(1, 4 * MIB, "backlog fills 50% of the primary's journal (over half)",
+                PullController.DRAINING));
         o.primaryUsed = 900 * MIB;
         assertThat(o.plan().reason()).isEqualTo("backlog fills 88% of the primary's journal (over half)");
     }
@@ -131,7 +141,8 @@ class PullControllerTest {
         o.primaryLoad = 0.89;
         assertThat(o.plan().delayMillis()).isEqualTo(1);
         o.primaryLoad = 0.95;
-        assertThat(o.plan()).isEqualTo(new PullPlan(128, 4 * MIB, "primary saturated (load 0.95) by host writes; its journal holds them"));
+        assertThat(o.plan()).isEqualTo(new PullPlan(128, 4 * MIB, "primary saturated (load 0.95) by host writes; its journal holds them",
+                PullController.YIELDING));
         // saturated but its hosts are not writing (the pulls themselves keep it busy): pull
         o.appended = 0;
         assertThat(o.plan().delayMillis()).isEqualTo(1);
@@ -147,14 +158,54 @@ class PullControllerTest {
         o.more = true;
         o.primaryLoad = 0.95;
         o.appended = 10; // hosts writing slowly: the journal has headroom for a long time
-        o.primaryUsed = 300 * MIB; // 29%: under half, over a quarter
-        o.previous = 64; // not draining: it was waiting
-        assertThat(o.plan().reason()).startsWith("primary saturated");
-        o.previous = 1; // pulling flat out, as rule 2 made it: still draining
-        assertThat(o.plan()).isEqualTo(new PullPlan(1, 4 * MIB, "the primary holds more records"));
+        o.primaryUsed = 600 * MIB; // 59%: over half
+        assertThat(o.step()).isEqualTo(new PullPlan(1, 4 * MIB, "backlog fills 59% of the primary's journal (over half)",
+                PullController.DRAINING));
+        o.primaryUsed = 300 * MIB; // 29%: under half, over a quarter: still draining
+        assertThat(o.step()).isEqualTo(new PullPlan(1, 4 * MIB, "the primary holds more records", PullController.DRAINING));
+        assertThat(o.step().memo()).isEqualTo(PullController.DRAINING);
         o.primaryUsed = 250 * MIB; // 24%: drained
+        PullPlan p = o.step();
+        assertThat(p.reason()).startsWith("primary saturated");
+        assertThat(p.delayMillis()).isEqualTo(2);
+        assertThat(p.memo()).isEqualTo(PullController.YIELDING);
+    }
+
+    @Test
+    void aPullAtTheShortestWaitDoesNotByItselfMeanDraining() {
+        // pulling at 1 ms for another reason (more records, a dip) with a backlog over a quarter
+        // that never passed half: a saturated primary is yielded to
+        Obs o = ordinary();
+        o.more = true;
+        o.primaryLoad = 0.95;
+        o.appended = 10;
+        o.primaryUsed = 300 * MIB;
+        o.previous = 1;
         assertThat(o.plan().reason()).startsWith("primary saturated");
-        assertThat(o.plan().delayMillis()).isEqualTo(2);
+        // negative control: the same observation after rule 2 is drained at the shortest wait
+        o.memo = PullController.DRAINING;
+        assertThat(o.plan().delayMillis()).isEqualTo(1);
+    }
+
+    @Test
+    void onceYieldingALoadJustUnderTheMarkStillCountsAndADipHalvesTheWait() {
+        Obs o = ordinary();
+        o.more = true;
+        o.appended = 10;
+        o.previous = 1000;
+        o.primaryLoad = 0.85; // under 0.9
+        // negative control: not yielding before, so 0.85 is not saturated: the shortest wait
+        assertThat(o.plan().delayMillis()).isEqualTo(1);
+        o.memo = PullController.YIELDING;
+        assertThat(o.plan()).isEqualTo(new PullPlan(1000, 4 * MIB, "primary saturated (load 0.85) by host writes; its journal holds them",
+                PullController.YIELDING));
+        o.primaryLoad = 0.7; // a real dip: one pull at half the wait, not the shortest
+        assertThat(o.step()).isEqualTo(new PullPlan(500, 4 * MIB, "primary below saturation (load 0.70) after holding back: half the wait"));
+        o.primaryLoad = 0.95; // the burst goes on: back to holding back, from the halved wait
+        assertThat(o.step().delayMillis()).isEqualTo(1000);
+        o.primaryLoad = 0.7;
+        o.step();
+        assertThat(o.step()).isEqualTo(new PullPlan(1, 4 * MIB, "the primary holds more records")); // still below: the burst ended
     }
 
     @Test
@@ -254,7 +305,7 @@ class PullControllerTest {
             PullObservation o = new PullObservation(rnd.nextInt(5000), rnd.nextInt(1 << 24), rnd.nextBoolean(), rnd.nextInt(1 << 20),
                     rnd.nextInt(5) == 0 ? Long.MIN_VALUE + rnd.nextInt(10) : rnd.nextLong() % 5000, rnd.nextDouble() * 1e8,
                     cap == 0 ? 0 : rnd.nextLong(cap + 1), cap, rnd.nextDouble(), pcap == 0 ? 0 : rnd.nextLong(pcap + 1), pcap,
-                    rnd.nextDouble(), rnd.nextInt(3) == 0 ? 0 : rnd.nextInt(1000));
+                    rnd.nextDouble(), rnd.nextInt(3) == 0 ? 0 : rnd.nextInt(1000), rnd.nextInt(4));
             PullPlan p = PullController.plan(s, o);
             assertThat(p.delayMillis()).as("%s", o).isBetween(5L, 700L);
             assertThat(p.maxBytes()).as("%s", o).isBetween(AsyncSettings.MIN_PULL_BYTES, 8 * MIB);
