@@ -105,6 +105,14 @@ final class PrimaryPair {
     private final AtomicLong resyncDone = new AtomicLong();
     private volatile boolean resyncing;
     private final Object wake = new Object();
+    /**
+     * Cascade: this group is itself a copy, and its journal was rebased by a resync from its own
+     * source; the peer's stream no longer continues this journal, so pulls get a GAP until a
+     * pass restarts the peer's journal.
+     */
+    private volatile boolean upstreamRebased;
+    /** Cascade: bumped when this group's own resync from its source begins; a pass spanning one is redone. */
+    private final AtomicLong upstreamResyncs = new AtomicLong();
 
     private final Rate rate = new Rate();
 
@@ -216,6 +224,91 @@ final class PrimaryPair {
 
     private CopyMode mode() {
         return repl.mode(rec.mode());
+    }
+
+    // ---- cascade: this group is a copy of another site's group ---------------------------------
+
+    /**
+     * Whether this group is itself the target of a pair (the middle of a cascade A to B to C):
+     * its journal holds its source's records at the source's positions, applied to its volumes
+     * behind the journal's head.
+     */
+    boolean cascaded() {
+        return group.target != null || repl.isTargetGroup(group.name);
+    }
+
+    /** Cascade: whether this group's volumes hold a consistent image (its own resync is not under way). */
+    private boolean sourceConsistent() {
+        TargetPair t = group.target;
+        return t != null && t.consistent();
+    }
+
+    /**
+     * The position whose image the volumes hold: the head on a primary, where a write reaches the
+     * volume under its block lock before its record is released; in a cascade, the applied
+     * watermark, since the journal runs ahead of the volumes.
+     */
+    private Position imagePosition(Journal j) {
+        return cascaded() ? Position.min(j.head(), group.tracker.watermark()) : j.head();
+    }
+
+    /**
+     * Cascade: this group's journal is about to be rebased by its own resync. What the peer still
+     * needs of it goes into the peer's map, the cursor moves to the head (a rebase needs every
+     * cursor there), and the peer's stream restarts with the next pass.
+     */
+    void sourceRebasing(Journal j) throws IOException {
+        if (map == null || cursor == null) {
+            return;
+        }
+        synchronized (mapLock) {
+            Position head = j.head();
+            Position from = cursor.position().isBefore(j.retainedStart()) ? j.retainedStart() : cursor.position();
+            if (from.isBefore(head)) {
+                try (JournalReader r = j.read(from, head)) {
+                    addToMap(r);
+                }
+            }
+            map.persist(head);
+            mapGeneration.incrementAndGet();
+            if (cursor.position().isBefore(head)) {
+                cursor.advance(head);
+            }
+        }
+        upstreamRebased = true;
+        LOG.info("Pair {}: {} here is rebased by its own resync; {} gets a pass ({} blocks in its map)", id, group.name, peer,
+                map.blocks());
+        poke();
+    }
+
+    /** Cascade: this group's own resync begins: a pass to the peer under way must be redone. */
+    void sourceResyncBegins() {
+        upstreamResyncs.incrementAndGet();
+        poke();
+    }
+
+    /** Cascade: resync blocks written here (not journaled) join the peer's map. */
+    void sourceWroteBlocks(int volumeId, long first, long count) {
+        DifferenceMap m = map;
+        if (m == null) {
+            return;
+        }
+        synchronized (mapLock) {
+            m.addBlocks(volumeId, first, count);
+            mapGeneration.incrementAndGet();
+        }
+    }
+
+    /** Cascade: this group's resync pass ends: the blocks it wrote are in the peer's map on disk first. */
+    void sourceResyncEnds() throws IOException {
+        DifferenceMap m = map;
+        if (m == null) {
+            return;
+        }
+        synchronized (mapLock) {
+            m.persist(m.coveredThrough());
+        }
+        poke();
     }
 
     // ---- the driver ---------------------------------------------------------------------------
@@ -333,17 +426,35 @@ final class PrimaryPair {
         boolean rebaseDue = rebase;
         while (!stopped && l.isConnected() && !rec.suspended() && mode() != null) {
             checkBroken();
-            boolean gap = gapSeen;
+            if (cascaded() && !sourceConsistent()) {
+                // a pass now would copy an image its own resync is still making
+                state("waiting-for-source", group.name + " here is not consistent (its own resync is under way)");
+                maybeNotePeerDurable();
+                waitForChange(200);
+                continue;
+            }
+            boolean sourceRebased = upstreamRebased;
+            boolean gap = gapSeen || sourceRebased;
             if (beginDue || gap || (map.blocks() > 0 && !resyncing)) {
+                if (sourceRebased && mode.transfer() != CopyMode.Transfer.PULL) {
+                    throw new IOException("group " + group.name + " here was rebased by its own resync; a cascaded pair pulls");
+                }
                 gapSeen = false;
                 if (mode.transfer() == CopyMode.Transfer.PULL || rebaseDue) {
                     // The secondary restarts its journal where the stream (re)starts; a fold since
                     // then moved that to the cursor.
                     Position s = mode.transfer() == CopyMode.Transfer.PULL && (gap || !beginDue) ? foldedCursor() : sent;
+                    if (cascaded()) {
+                        // the copied blocks show the volumes' image: the records after it come again
+                        s = Position.min(s, imagePosition(j));
+                    }
                     LOG.info("Pair {}: a pass begins; {} restarts its journal at {} (cursor {}, folded through {}, "
                             + "sent {}{})", id, peer, s, cursor.position(), foldedThrough, sent, gap ? ", after a GAP" : "");
                     beginResync(l, s, true);
                     sent = s;
+                    if (sourceRebased) {
+                        upstreamRebased = false; // the peer's journal now continues this one
+                    }
                 } else {
                     // A pushed stream goes on unbroken; only the map's blocks are copied again.
                     beginResync(l, sent, false);
@@ -426,19 +537,25 @@ final class PrimaryPair {
     private Position foldAllAfterCursor(Journal j, Position lostFrom) throws IOException {
         group.appendLock.lock();
         try {
-            Position head = j.head();
+            // the peer's journal restarts where the volumes' image stands, so that a pass copying
+            // them and the records after that point together make the whole stream
+            Position head = imagePosition(j);
             Position from = lostFrom == null ? cursor.position() : Position.min(cursor.position(), lostFrom);
             if (from.isBefore(j.retainedStart())) {
                 from = j.retainedStart();
             }
             synchronized (mapLock) {
-                try (JournalReader r = j.read(from, head)) {
-                    addToMap(r);
+                if (from.isBefore(head)) {
+                    try (JournalReader r = j.read(from, head)) {
+                        addToMap(r);
+                    }
                 }
                 map.persist(head);
                 mapGeneration.incrementAndGet();
             }
-            cursor.advance(head);
+            if (cursor.position().isBefore(head)) {
+                cursor.advance(head);
+            }
             return head;
         } finally {
             group.appendLock.unlock();
@@ -721,7 +838,17 @@ final class PrimaryPair {
             return;
         }
         synchronized (acks) {
-            if (!gating || losing) {
+            // another writer is recording Outdated: wait for it, so that no caller goes on (or
+            // fails its host write) while the peer still gates but is not yet marked
+            while (losing) {
+                try {
+                    acks.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+            if (!gating) {
                 return;
             }
             losing = true;
@@ -907,7 +1034,24 @@ final class PrimaryPair {
             // a suspended pair sends nothing; its cursor keeps what the peer will need on resume
             return Wire.records(id, List.of(), 0, false, j.retainedStart(), j.head(), false, 0, 0, 0);
         }
+        if (cascaded()) {
+            if (upstreamRebased) {
+                // this journal no longer continues the peer's: a pass restarts it
+                poke();
+                return Wire.records(id, List.of(), 0, true, j.retainedStart(), j.head(), true, 0, 0, 0);
+            }
+            if (!sourceConsistent()) {
+                // records after its own resync began would take the peer past writes it lacks
+                return Wire.records(id, List.of(), 0, false, j.retainedStart(), j.head(), false, 0, j.status().capacityBytes(),
+                        repl.load().cpuBusy());
+            }
+        }
         Position limit = repl.syncFloor(group, j.head());
+        if (cascaded()) {
+            // only what this copy holds durably: after a crash here it may have lost an unforced
+            // tail, and the peer must never hold records this journal no longer continues to
+            limit = Position.min(limit, j.durable());
+        }
         // one reply stays under the transport's frame limit (64 MiB) even with the record that
         // crosses maxBytes (at most 32 MiB)
         maxBytes = Math.min(maxBytes, MAX_PULL_BYTES);
@@ -952,6 +1096,7 @@ final class PrimaryPair {
     private void resyncPass(PeerLink l, Journal j) throws Exception {
         resyncing = true;
         long generation = mapGeneration.get();
+        long sourceResyncs = upstreamResyncs.get();
         try {
             List<int[]> vols = new ArrayList<>();
             for (int v : map.volumes()) {
@@ -968,6 +1113,13 @@ final class PrimaryPair {
                 List<long[]> runs = new ArrayList<>();
                 map.forEachRun(v[0], (first, count) -> runs.add(new long[] {first, count}));
                 copyRuns(l, slot, runs);
+            }
+            if (cascaded() && (upstreamResyncs.get() != sourceResyncs || !sourceConsistent())) {
+                // part of what was copied came from an image its own resync was changing: the
+                // peer stays inconsistent, and the map (which holds those blocks) is copied again
+                LOG.info("Pair {}: {} here began a resync of its own during the pass to {}; the pass is redone", id,
+                        group.name, peer);
+                return;
             }
             Position end = j.head();
             Frame f = new Wire.Out(Wire.RESYNC_END, id, 16).putPosition(end).frame();
@@ -989,6 +1141,7 @@ final class PrimaryPair {
     }
 
     private void copyRuns(PeerLink l, VolumeSlot slot, List<long[]> runs) throws Exception {
+        boolean cascade = cascaded();
         Wire.Out batch = null;
         int entries = 0;
         int bytes = 0;
@@ -1006,7 +1159,8 @@ final class PrimaryPair {
                 try {
                     slot.locks.lock(offset, len);
                     try {
-                        tag = group.journal.head();
+                        // read under the block lock: every record through the tag is in the data
+                        tag = cascade ? Position.min(group.journal.head(), group.tracker.watermark()) : group.journal.head();
                         slot.volume.read(buf, offset);
                     } finally {
                         slot.locks.unlock(offset, len);

@@ -193,6 +193,9 @@ final class Replication implements PairService {
             if (!r.group().equals(g.name)) {
                 continue;
             }
+            if (primaries.containsKey(r.id()) || targets.containsKey(r.id())) {
+                continue; // started already (a primary's OPEN made the target end while this group opened)
+            }
             try {
                 if (r.primary()) {
                     PrimaryPair p = new PrimaryPair(this, g, r);
@@ -383,32 +386,38 @@ final class Replication implements PairService {
     }
 
     /** OPEN from a primary: the pair's target end here (made on first contact). */
-    private synchronized Frame open(String peer, String pairId, Wire.In in) throws IOException {
+    private Frame open(String peer, String pairId, Wire.In in) throws IOException {
         String groupName = in.getString();
-        TargetPair t = targets.get(pairId);
+        TargetPair t;
+        synchronized (this) {
+            t = targets.get(pairId);
+            if (t == null) {
+                refuseSecondTarget(groupName, pairId);
+            }
+        }
         if (t == null) {
-            Optional<PairStore.PairRecord> known = store.byId(pairId);
-            for (PairStore.PairRecord r : store.all()) {
-                if (r.group().equals(groupName) && !r.primary() && !r.id().equals(pairId)) {
-                    throw new IOException("group " + groupName + " here is already the target of pair " + r.id()
-                            + " from " + r.peer());
+            // outside this object's lock: attaching groups takes the engine's lock first, then this one
+            Group g = engine.targetGroup(groupName);
+            synchronized (this) {
+                t = targets.get(pairId); // the group's attach may have started it meanwhile
+                if (t == null) {
+                    refuseSecondTarget(groupName, pairId);
+                    if (g.primaries.length > 0) {
+                        throw new IOException("group " + groupName + " here is itself a source of pairs; it cannot be a target");
+                    }
+                    PairStore.PairRecord r = store.byId(pairId).orElse(null);
+                    if (r == null) {
+                        r = new PairStore.PairRecord(pairId, groupName, peer, false, "", "", false, false, false, false,
+                                Position.ZERO);
+                        store.add(r);
+                        LOG.info("Pair {}: group {} here becomes the target of {}", pairId, groupName, peer);
+                    }
+                    t = new TargetPair(this, g, r);
+                    g.target = t;
+                    targets.put(pairId, t);
+                    t.start();
                 }
             }
-            Group g = engine.targetGroup(groupName);
-            if (g.primaries.length > 0) {
-                throw new IOException("group " + groupName + " here is itself a source of pairs; it cannot be a target");
-            }
-            PairStore.PairRecord r = known.orElse(null);
-            if (r == null) {
-                r = new PairStore.PairRecord(pairId, groupName, peer, false, "", "", false, false, false, false,
-                        Position.ZERO);
-                store.add(r);
-                LOG.info("Pair {}: group {} here becomes the target of {}", pairId, groupName, peer);
-            }
-            t = new TargetPair(this, g, r);
-            g.target = t;
-            targets.put(pairId, t);
-            t.start();
         }
         if (!t.peer.equals(peer)) {
             throw new IOException("pair " + pairId + " belongs to peer " + t.peer + ", not " + peer);
@@ -517,12 +526,14 @@ final class Replication implements PairService {
         if (g == null) {
             throw new IllegalArgumentException("group " + groupName + " does not exist");
         }
-        if (g.target != null) {
-            throw new IllegalStateException("group " + groupName + " is the target of pair " + g.target.id
-                    + "; a target cannot be a source");
-        }
         if (!"sync".equals(mode) && !"async".equals(mode)) {
             throw new IllegalArgumentException("mode '" + mode + "' is unknown: use sync or async");
+        }
+        if ((g.target != null || isTargetGroup(groupName)) && !"async".equals(mode)) {
+            // a cascade: this copy's journal carries its source's records, which the next site pulls
+            throw new IllegalStateException("group " + groupName + " here is the copy of pair "
+                    + (g.target == null ? "(not attached)" : g.target.id + " from " + g.target.peer)
+                    + "; a pair from a copy (a cascade) pulls: use --mode async, not " + mode);
         }
         String pol = policy == null || policy.isEmpty() ? "continue" : policy;
         if (!"continue".equals(pol) && !"suspend-io".equals(pol)) {
@@ -552,6 +563,15 @@ final class Replication implements PairService {
         pairsChanged(g);
         LOG.info("Pair {} created: group {} to {} ({}, lost peer: {})", r.id(), groupName, peer, mode, pol);
         return p.info();
+    }
+
+    private void refuseSecondTarget(String groupName, String pairId) throws IOException {
+        for (PairStore.PairRecord r : store.all()) {
+            if (r.group().equals(groupName) && !r.primary() && !r.id().equals(pairId)) {
+                throw new IOException("group " + groupName + " here is already the target of pair " + r.id()
+                        + " from " + r.peer());
+            }
+        }
     }
 
     private PrimaryPair primary(String group, String peer) {

@@ -182,6 +182,11 @@ final class TargetPair {
         return j;
     }
 
+    /** Whether the volumes hold a consistent image of the source (no resync under way). */
+    boolean consistent() {
+        return rec.consistent();
+    }
+
     Wire.Ack ack() throws IOException {
         Journal j = journal();
         return new Wire.Ack(j.head(), j.durable(), group.tracker.watermark(), rec.consistent(), rec.outdated());
@@ -425,19 +430,29 @@ final class TargetPair {
     private void checkConsistent(Position done) {
         Position end = rec.resyncEnd();
         if (!rec.consistent() && rec.fullCopyDone() && !end.equals(Position.ZERO) && !done.isBefore(end)) {
-            try {
-                repl.engine().checkpointGroup(group);
-                rec = repl.store().update(id, r -> r.withConsistent(true, Position.ZERO));
-                lastApplied = null;
-                repl.engine().dropResyncSnapshots(group, snapshotName());
-                state("consistent", "");
-                LOG.info("Pair {}: {} is consistent again at {}", id, group.name, done);
-            } catch (IOException | RuntimeException e) {
-                if (!stopped) {
-                    LOG.warn("Pair {}: recording consistency failed; retried on the next idle round: {}", id,
-                            PrimaryPair.rootMessage(e));
-                }
+            becomeConsistent(done);
+        }
+    }
+
+    /**
+     * Records that the volumes are consistent (the pass and the records through its end are
+     * applied); false when that failed (it is retried on the next idle round).
+     */
+    private boolean becomeConsistent(Position done) {
+        try {
+            repl.engine().checkpointGroup(group);
+            rec = repl.store().update(id, r -> r.withConsistent(true, Position.ZERO));
+            lastApplied = null;
+            repl.engine().dropResyncSnapshots(group, snapshotName());
+            state("consistent", "");
+            LOG.info("Pair {}: {} is consistent again at {}", id, group.name, done);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            if (!stopped) {
+                LOG.warn("Pair {}: recording consistency failed; retried on the next idle round: {}", id,
+                        PrimaryPair.rootMessage(e));
             }
+            return false;
         }
     }
 
@@ -451,6 +466,9 @@ final class TargetPair {
         Position start = in.getPosition();
         boolean rebase = in.getBoolean();
         long blocks = in.getLong();
+        for (PrimaryPair p : group.primaries) {
+            p.sourceResyncBegins(); // a cascade's pass from these volumes must not end on this image
+        }
         if (rec.consistent()) {
             // Keep the last consistent image until the pass makes the volumes consistent again.
             repl.engine().resyncSnapshots(group, snapshotName());
@@ -487,6 +505,9 @@ final class TargetPair {
             // then find the journal rebased below it
             synchronized (group.checkpointLock) {
                 repl.engine().checkpointGroup(group);
+                for (PrimaryPair p : group.primaries) {
+                    p.sourceRebasing(j); // a cascade's cursor must be at the head, its records in its map
+                }
                 j.rebase(start);
                 group.tracker = new AppliedTracker(start);
                 rebases++;
@@ -511,6 +532,9 @@ final class TargetPair {
                 throw new IOException("resync data for source volume " + sourceId + ", which is not paired here");
             }
             writeBlocks(slot, first, count, tag, data);
+            for (PrimaryPair p : group.primaries) {
+                p.sourceWroteBlocks(slot.id, first, count); // not journaled here: a cascade copies them
+            }
             bytes += (long) count * VolumeService.BLOCK_SIZE;
         }
         rate.add(bytes);
@@ -562,7 +586,18 @@ final class TargetPair {
             s.volume.force();
         }
         repl.engine().checkpointGroup(group);
+        for (PrimaryPair p : group.primaries) {
+            p.sourceResyncEnds();
+        }
         rec = repl.store().update(id, r -> r.withConsistent(false, end));
+        if (end.equals(Position.ZERO)) {
+            // the source never journaled a record: the copied blocks are the whole image (the
+            // zero end cannot be recorded as one to wait for)
+            if (!becomeConsistent(end)) {
+                throw new IOException("recording that " + group.name + " is consistent failed (see the log)");
+            }
+            return ack().frame(id);
+        }
         state("resyncing", "consistent once records through " + end + " are applied");
         synchronized (applyWake) {
             applyWake.notifyAll();
@@ -584,6 +619,9 @@ final class TargetPair {
         if (slot == null) {
             throw new IOException("no target volume for source volume " + sourceId);
         }
+        if (group.primaries.length > 0) {
+            repl.resizeTargets(group, slot, size); // a cascade's copies grow first, as at a primary
+        }
         repl.engine().growTarget(slot, size);
         return ack().frame(id);
     }
@@ -595,6 +633,7 @@ final class TargetPair {
         long lastStart = System.nanoTime();
         Wire.Records last = null;
         long lastMicros = 0;
+        int memo = 0;
         while (!stopped) {
             try {
                 CopyMode mode = repl.mode(rec.mode());
@@ -610,7 +649,8 @@ final class TargetPair {
                         last == null ? 0 : last.records().stream().mapToLong(JournalRecord::length).sum(),
                         last != null && last.more(), lastMicros, delay, rate.perSecond(),
                         st.capacityBytes() - st.usedBytes(), st.capacityBytes(), repl.load().otherLoad(), primaryUsed, primaryCapacity,
-                        primaryLoad, primaryAppended));
+                        primaryLoad, primaryAppended, memo));
+                memo = plan.memo();
                 pullDelay = plan.delayMillis();
                 pullReason = plan.reason();
                 // the interval runs from one pull's start to the next: a pull that took longer than

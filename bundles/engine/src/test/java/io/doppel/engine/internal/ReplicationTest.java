@@ -29,10 +29,11 @@ class ReplicationTest {
     private final LoopbackNet net = new LoopbackNet();
     private ReplicationSite a;
     private ReplicationSite b;
+    private ReplicationSite c;
 
     @AfterEach
     void tearDown() {
-        for (ReplicationSite s : new ReplicationSite[] {a, b}) {
+        for (ReplicationSite s : new ReplicationSite[] {a, b, c}) {
             if (s != null) {
                 try {
                     s.close();
@@ -50,7 +51,11 @@ class ReplicationTest {
     }
 
     private static void awaitState(ReplicationSite s, String peer, String state) {
-        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> state.equals(s.pair(peer).state()));
+        try {
+            Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> state.equals(s.pair(peer).state()));
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError(s.name + "'s pair with " + peer + " never became " + state + ": " + s.repl.pairs(), e);
+        }
     }
 
     /** Random 4 KiB writes; returns the blocks written. */
@@ -101,6 +106,8 @@ class ReplicationTest {
         startBoth(JOURNAL);
         a.repl.create("default", "B", "async", "");
         awaitState(a, "B", "replicating");
+        // a group never written: its initial copy alone makes the copy consistent (nothing to apply)
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> b.pair("A").consistent());
         try (BlockDevice d = a.device()) {
             assertThat(d.fastWrites()).isTrue();
             write(d, new Random(3), 500, true);
@@ -814,5 +821,95 @@ class ReplicationTest {
         b.awaitApplied(a.head());
         assertThat(b.image()).isEqualTo(a.image());
         assertThat(a.pair("B").mapBlocks()).as("nothing was folded").isZero();
+    }
+
+    // ---- cascade A -> B -> C ------------------------------------------------------------------
+
+    /** A -> B in {@code upstreamMode}, B -> C async: C pulls from B's journal, which holds A's records. */
+    private void startCascade(JournalSettings js, String upstreamMode) throws Exception {
+        startBoth(js);
+        c = new ReplicationSite("C", net, new SimulatedStorage(), js, VOL).start();
+        a.repl.create("default", "B", upstreamMode, "continue");
+        awaitState(a, "B", "sync".equals(upstreamMode) ? "in-sync" : "replicating");
+        b.repl.create("default", "C", "async", "");
+        awaitState(b, "C", "replicating");
+    }
+
+    /** C applied everything A wrote, holds A's image, and says it is consistent. */
+    private void awaitCascadeConverged() {
+        Awaitility.await().atMost(Duration.ofSeconds(90)).until(() -> {
+            Position h = a.head();
+            return !b.group().tracker.watermark().isBefore(h) && !c.group().tracker.watermark().isBefore(h)
+                    && c.pair("B").consistent() && b.pair("C").mapBlocks() == 0;
+        });
+    }
+
+    @Test
+    void aCascadeCarriesThePrimarysWritesThroughTheMiddleSiteWithThePrimarysPositions() throws Exception {
+        startCascade(JOURNAL, "sync");
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(31), 400, true);
+            d.trim(0, 8192, false);
+            d.writeZeroes(65536, 4096 * 3, false);
+        }
+        awaitCascadeConverged();
+        assertThat(c.image()).isEqualTo(a.image());
+        assertThat(b.image()).isEqualTo(a.image());
+        // C's journal carries A's update numbers: B relays them, it does not renumber
+        assertThat(c.head()).isEqualTo(a.head());
+        // a cascade pulls: a pushed (sync) pair from a copy is refused, naming why
+        c.close();
+        c = null;
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.repl.create("default", "D", "sync", "continue"))
+                .hasMessageContaining("a pair from a copy (a cascade) pulls");
+    }
+
+    @Test
+    void aCascadeSurvivesTheMiddleSiteKilledUnderLoadWithoutAFullCopyToTheLastSite() throws Exception {
+        startCascade(JOURNAL, "sync");
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(32), 300, false);
+        }
+        awaitCascadeConverged();
+        long initialCopy = b.pair("C").resyncBlocks();
+        assertThat(initialCopy).as("C's initial copy was the whole volume").isEqualTo(VOL / 4096);
+        try (BlockDevice d = a.device()) {
+            Random rnd = new Random(33);
+            write(d, rnd, 200, false);
+            b.kill();
+            write(d, rnd, 200, false); // A goes on (lost-peer policy continue): B's map grows
+            b = new ReplicationSite("B", net, b.storage, JOURNAL, VOL).start();
+            write(d, rnd, 200, false);
+        }
+        awaitState(a, "B", "in-sync");
+        awaitCascadeConverged();
+        assertThat(c.image()).isEqualTo(a.image());
+        assertThat(b.pair("C").resyncBlocks()).as("blocks of C's last pass: a map, not the volume")
+                .isLessThan(VOL / 4096 / 2);
+    }
+
+    @Test
+    void aMiddleSiteRebasedByItsOwnResyncRestartsTheLastSitesStreamFromAConsistentImage() throws Exception {
+        startCascade(EngineFixture.journalSettings(2L << 20, 4L << 20), "async");
+        net.cut("A", "B");
+        Set<Long> dirty = new HashSet<>();
+        try (BlockDevice d = a.device()) {
+            Random rnd = new Random(34);
+            // more than A's 4 MiB journal holds: B's records are folded at A, and its pass rebases B
+            for (int i = 0; i < 3000; i++) {
+                long block = rnd.nextInt(300);
+                byte[] data = new byte[4096];
+                rnd.nextBytes(data);
+                d.write(block * 4096, ByteBuffer.wrap(data), false);
+                dirty.add(block);
+            }
+        }
+        assertThat(a.pair("B").mapBlocks()).isPositive();
+        byte[] beforeHeal = c.image();
+        net.heal("A", "B");
+        awaitCascadeConverged();
+        assertThat(c.image()).isEqualTo(a.image());
+        assertThat(c.image()).as("negative control: C changed").isNotEqualTo(beforeHeal);
+        assertThat(b.pair("C").resyncBlocks()).as("C's last pass copied B's map, not the volume").isLessThan(VOL / 4096 / 2);
     }
 }
