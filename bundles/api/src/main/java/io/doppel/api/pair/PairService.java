@@ -22,6 +22,18 @@ public interface PairService {
      */
     PairInfo create(String group, String peer, String mode, String lostPeerPolicy) throws IOException;
 
+    /**
+     * Switches a live pair's copy mode, while hosts write. The session in the old mode ends and
+     * the next opens in the new one from what the peer holds, without a resync: to async, writes
+     * stop waiting for the peer at once; to sync, the pair is catching-up (the peer marked
+     * Outdated while it lacks acknowledged writes) and holds host writes only once the peer has
+     * journaled the head.
+     *
+     * @param mode "sync" or "async"
+     * @return the pair's status right after the switch
+     */
+    PairInfo changeMode(String group, String peer, String mode) throws IOException;
+
     /** Stops transferring (records are kept for the peer, or folded into its map). */
     void suspend(String group, String peer) throws IOException;
 
@@ -39,6 +51,9 @@ public interface PairService {
     void deleteTarget(String group, String peer) throws IOException;
 
     List<PairInfo> pairs();
+
+    /** The copy modes bound at this site, with the bundle and version that provide each. */
+    List<io.doppel.api.copy.CopyModeInfo> copyModes();
 
     Optional<PairInfo> pair(String group, String peer);
 }

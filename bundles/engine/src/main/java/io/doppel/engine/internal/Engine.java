@@ -582,7 +582,7 @@ public final class Engine implements DeviceProvider, GroupService {
             return;
         }
         try {
-            r.awaitPeers(g, pos, durable, settings.ioHoldTimeoutMillis());
+            r.awaitPeers(g, pos, durable, settings.ioHoldTimeoutMillis(), settings.copyModeHoldMillis());
         } catch (DeviceException e) {
             throw e;
         } catch (IOException e) {

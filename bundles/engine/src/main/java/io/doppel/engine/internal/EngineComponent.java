@@ -124,8 +124,9 @@ public final class EngineComponent implements DeviceProvider, GroupService, Site
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY, name = "modes", unbind = "unbindMode")
-    void bindMode(CopyMode m) {
-        replication.modeAdded(m);
+    void bindMode(CopyMode m, org.osgi.framework.ServiceReference<CopyMode> ref) {
+        org.osgi.framework.Bundle b = ref.getBundle();
+        replication.modeAdded(m, b == null ? "" : b.getSymbolicName(), b == null ? "" : b.getVersion().toString());
     }
 
     void unbindMode(CopyMode m) {
@@ -147,6 +148,16 @@ public final class EngineComponent implements DeviceProvider, GroupService, Site
     @Override
     public void resume(String group, String peer) throws IOException {
         replication.resume(group, peer);
+    }
+
+    @Override
+    public java.util.List<io.doppel.api.copy.CopyModeInfo> copyModes() {
+        return replication.copyModes();
+    }
+
+    @Override
+    public PairInfo changeMode(String group, String peer, String mode) throws IOException {
+        return replication.changeMode(group, peer, mode);
     }
 
     @Override
@@ -195,7 +206,7 @@ public final class EngineComponent implements DeviceProvider, GroupService, Site
             parser.problems().add("home: a new home (" + next.home() + ") takes effect only after a restart; keeping "
                     + previous.home());
             next = new EngineSettings(previous.home(), next.ioHoldTimeoutMillis(), next.checkpointIntervalMillis(),
-                    next.firstGroup(), next.firstVolume(), next.firstVolumeSize());
+                    next.firstGroup(), next.firstVolume(), next.firstVolumeSize(), next.copyModeHoldMillis());
         }
         report(parser.problems());
         currentSettings = next;

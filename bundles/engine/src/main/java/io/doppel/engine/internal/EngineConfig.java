@@ -13,6 +13,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "(for instance during a bundle update) before it fails with EIO")
     long ioHoldTimeoutMillis() default 30_000;
 
+    @AttributeDefinition(description = "Milliseconds a host write waits for a pair's copy mode while none is bound "
+            + "(during an update of its bundle) before the pair's lost-peer policy applies")
+    long copyModeHoldMillis() default 5_000;
+
     @AttributeDefinition(description = "Milliseconds between checkpoints (volumes forced, journal released)")
     long checkpointIntervalMillis() default 5_000;
 

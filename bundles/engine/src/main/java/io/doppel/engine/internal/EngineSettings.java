@@ -11,11 +11,22 @@ import java.nio.file.Path;
  * @param firstGroup               group made on first start ("" for none)
  * @param firstVolume              volume made on first start ("" for none)
  * @param firstVolumeSize          its size in bytes
+ * @param copyModeHoldMillis       how long a write waits for a pair's absent copy mode (a bundle update)
+ *                                 before the pair's lost-peer policy applies
  */
 public record EngineSettings(Path home, long ioHoldTimeoutMillis, long checkpointIntervalMillis, String firstGroup,
-                             String firstVolume, long firstVolumeSize) {
+                             String firstVolume, long firstVolumeSize, long copyModeHoldMillis) {
+
+    public static final long DEFAULT_COPY_MODE_HOLD_MILLIS = 5_000;
+
+    /** Settings with the default copy-mode hold. */
+    public EngineSettings(Path home, long ioHoldTimeoutMillis, long checkpointIntervalMillis, String firstGroup,
+                          String firstVolume, long firstVolumeSize) {
+        this(home, ioHoldTimeoutMillis, checkpointIntervalMillis, firstGroup, firstVolume, firstVolumeSize,
+                DEFAULT_COPY_MODE_HOLD_MILLIS);
+    }
 
     public static EngineSettings defaults(Path home) {
-        return new EngineSettings(home, 30_000, 5_000, "default", "vol0", 1L << 30);
+        return new EngineSettings(home, 30_000, 5_000, "default", "vol0", 1L << 30, DEFAULT_COPY_MODE_HOLD_MILLIS);
     }
 }

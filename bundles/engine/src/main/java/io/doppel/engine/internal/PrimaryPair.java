@@ -281,6 +281,49 @@ final class PrimaryPair {
         poke();
     }
 
+    /**
+     * The operator switched the pair's copy mode ({@code pair-mode}); the record already names the
+     * new one. The session in the old mode ends and the next opens in the new one, from what the
+     * peer holds: sync to async stops pushing and holding writes for the peer (the peer pulls on
+     * from its head); async to sync catches up by pushing, and the pair counts as in sync, holding
+     * host writes, only once the peer has journaled the head.
+     */
+    void modeChanged() {
+        CopyMode m = mode();
+        if (m == null || !m.waitsForPeer()) {
+            synchronized (acks) {
+                gating = false; // writes waiting for this peer complete now: the new mode does not wait
+                acks.notifyAll();
+            }
+        }
+        if (m == null || m.transfer() != CopyMode.Transfer.PUSH) {
+            setLive(false);
+        }
+        if (m != null && m.waitsForPeer()) {
+            state("catching-up", "switched to " + m.name() + ": in sync once the peer holds the head");
+        }
+        poke();
+    }
+
+    /** The copy mode stayed absent past the hold and the lost-peer policy was applied; cleared when it returns. */
+    volatile boolean modeGaveUp;
+
+    /**
+     * Lost-peer policy continue, for a copy mode that stayed absent for {@code heldMillis}: the
+     * peer is marked Outdated durably before the write at {@code pos} is acknowledged without it,
+     * and later writes do not wait until the mode is back.
+     */
+    void modeAbsent(Position pos, long heldMillis) throws IOException {
+        synchronized (outdatedLock) {
+            if (!rec.outdated()) {
+                rec = repl.store().update(id, r -> r.withOutdated(true));
+                LOG.warn("Pair {}: copy mode {} stayed absent for {} ms; {} marked Outdated before acknowledging {} without it"
+                        + " (lost-peer policy continue)", id, rec.mode(), heldMillis, peer, pos);
+            }
+            modeGaveUp = true;
+        }
+    }
+
     /** Cascade: this group's own resync begins: a pass to the peer under way must be redone. */
     void sourceResyncBegins() {
         upstreamResyncs.incrementAndGet();
@@ -325,6 +368,12 @@ final class PrimaryPair {
                 CopyMode mode = mode();
                 if (mode == null) {
                     state("waiting-for-mode", "no copy mode '" + rec.mode() + "' is installed");
+                    waitForChange(500);
+                    continue;
+                }
+                String unsupported = Replication.unsupported(mode);
+                if (unsupported != null) {
+                    state("waiting-for-mode", unsupported);
                     waitForChange(500);
                     continue;
                 }
@@ -424,7 +473,9 @@ final class PrimaryPair {
         // to restart its journal at the stream's start.
         boolean beginDue = rebase || map.blocks() > 0;
         boolean rebaseDue = rebase;
-        while (!stopped && l.isConnected() && !rec.suspended() && mode() != null) {
+        // a session runs in one mode: a switch (pair-mode) or another binding (a bundle update,
+        // perhaps to a mode this engine cannot run) ends it, and the next one starts over
+        while (!stopped && l.isConnected() && !rec.suspended() && mode() == mode) {
             checkBroken();
             if (cascaded() && !sourceConsistent()) {
                 // a pass now would copy an image its own resync is still making

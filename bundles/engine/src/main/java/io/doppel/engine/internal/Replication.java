@@ -12,6 +12,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 import io.doppel.api.bitmap.DifferenceMaps;
 import io.doppel.api.copy.CopyMode;
@@ -41,6 +42,16 @@ final class Replication implements PairService {
     private final PairStore store;
     private final ExecutorService executor;
     private final Map<String, CopyMode> modes = new ConcurrentHashMap<>();
+    /**
+     * Whether each copy mode holds host writes for its peers, as last seen bound: while a mode's
+     * bundle is updated, its pairs' writes wait for it only if it did. The two modes pair-create
+     * accepts are known before their bundles start.
+     */
+    private final Map<String, Boolean> modeWaits = new ConcurrentHashMap<>(Map.of("sync", true, "async", false));
+    /** Bundle and version providing each bound mode. */
+    private final Map<CopyMode, String[]> providers = new ConcurrentHashMap<>();
+    /** Notified when a copy mode is bound. */
+    private final Object modeWake = new Object();
     private final Map<String, PrimaryPair> primaries = new ConcurrentHashMap<>();
     private final Map<String, TargetPair> targets = new ConcurrentHashMap<>();
     /** Pairs that could not start, by id: listed as "failed" with the cause until they start or are deleted. */
@@ -138,17 +149,73 @@ final class Replication implements PairService {
         }
     }
 
+    /**
+     * Waits up to {@code millis} for the pair's copy mode to be bound again (its bundle is being
+     * updated); null when it is still absent.
+     */
+    private CopyMode awaitMode(PrimaryPair p, long millis) throws IOException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        synchronized (modeWake) {
+            while (true) {
+                CopyMode m = modes.get(p.rec.mode());
+                long left = deadline - System.nanoTime();
+                if (m != null || left <= 0) {
+                    return m;
+                }
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(modeWake, Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted waiting for copy mode " + p.rec.mode());
+                }
+            }
+        }
+    }
+
+    /**
+     * Why this engine cannot run a pair in {@code m} (a transfer, an apply policy or a codec it
+     * does not carry yet), or null when it can.
+     */
+    static String unsupported(CopyMode m) {
+        if (m.transfer() != CopyMode.Transfer.PUSH && m.transfer() != CopyMode.Transfer.PULL) {
+            return "copy mode " + m.name() + " needs transfer " + m.transfer() + ", which this engine does not carry yet";
+        }
+        if (m.apply() != CopyMode.Apply.CONTINUOUS) {
+            return "copy mode " + m.name() + " needs apply " + m.apply() + ", which this engine does not carry yet";
+        }
+        if (!"none".equals(m.codec())) {
+            return "copy mode " + m.name() + " needs codec " + m.codec() + ", which this engine does not carry yet";
+        }
+        return null;
+    }
+
     void modeAdded(CopyMode m) {
+        modeAdded(m, "", "");
+    }
+
+    /** {@code bundle} and {@code version}: who provides the mode, for the log and mode-list. */
+    void modeAdded(CopyMode m, String bundle, String version) {
+        providers.put(m, new String[] {bundle, version});
         modes.put(m.name(), m);
+        modeWaits.put(m.name(), m.waitsForPeer());
+        for (PrimaryPair p : primaries.values()) {
+            if (p.rec.mode().equals(m.name())) {
+                p.modeGaveUp = false;
+            }
+        }
+        synchronized (modeWake) {
+            modeWake.notifyAll();
+        }
         for (Group g : engine.groupMap().values()) {
             pairsChanged(g);
         }
         primaries.values().forEach(PrimaryPair::poke);
-        LOG.info("Copy mode {} available", m.name());
+        LOG.info("Copy mode {} available{}", m.name(), bundle.isEmpty() ? "" : " from " + bundle + " " + version);
     }
 
     void modeRemoved(CopyMode m) {
         modes.remove(m.name(), m);
+        providers.remove(m);
         for (Group g : engine.groupMap().values()) {
             pairsChanged(g);
         }
@@ -486,10 +553,27 @@ final class Replication implements PairService {
     // ---- write path hooks ---------------------------------------------------------------------
 
     /** Waits for the group's synchronous peers after a local write (and FLUSH/FUA durability). */
-    void awaitPeers(Group g, Position pos, boolean durable, long holdMillis) throws IOException {
+    void awaitPeers(Group g, Position pos, boolean durable, long holdMillis, long modeHoldMillis) throws IOException {
         for (PrimaryPair p : g.primaries) {
             CopyMode m = modes.get(p.rec.mode());
-            if (m != null && !m.waitsForPeer()) {
+            if (m == null) {
+                if (Boolean.FALSE.equals(modeWaits.get(p.rec.mode())) || p.modeGaveUp) {
+                    // its mode never held writes for the peer, or this absence already outlasted the
+                    // hold and the lost-peer policy marked the peer: nothing to wait for
+                    continue;
+                }
+                m = awaitMode(p, modeHoldMillis);
+                if (m == null) {
+                    // the mode stayed away: the pair's lost-peer policy, as for a lost peer
+                    if ("suspend-io".equals(p.rec.policy())) {
+                        m = awaitMode(p, Long.MAX_VALUE / 4);
+                    } else {
+                        p.modeAbsent(pos, modeHoldMillis);
+                        continue;
+                    }
+                }
+            }
+            if (!m.waitsForPeer()) {
                 continue;
             }
             long timeout = "suspend-io".equals(p.rec.policy()) ? Long.MAX_VALUE / 4 : holdMillis;
@@ -598,6 +682,40 @@ final class Replication implements PairService {
         p.live = false;
         pairsChanged(p.group);
         p.poke();
+    }
+
+    @Override
+    public synchronized PairInfo changeMode(String group, String peer, String mode) throws IOException {
+        if (!"sync".equals(mode) && !"async".equals(mode)) {
+            throw new IllegalArgumentException("mode '" + mode + "' is unknown: use sync or async");
+        }
+        PrimaryPair p = primary(group, peer);
+        if (mode.equals(p.rec.mode())) {
+            return p.info();
+        }
+        if (p.cascaded() && !"async".equals(mode)) {
+            throw new IllegalStateException("group " + group + " here is a copy; a pair from a copy (a cascade) pulls: "
+                    + "it stays async");
+        }
+        String from = p.rec.mode();
+        p.rec = store.update(p.id, r -> r.withMode(mode, r.policy()));
+        pairsChanged(p.group);
+        p.modeChanged();
+        LOG.info("Pair {} (group {} to {}): copy mode {} -> {}", p.id, group, peer, from, mode);
+        return p.info();
+    }
+
+    @Override
+    public List<io.doppel.api.copy.CopyModeInfo> copyModes() {
+        List<io.doppel.api.copy.CopyModeInfo> out = new ArrayList<>();
+        for (CopyMode m : modes.values()) {
+            String[] by = providers.getOrDefault(m, new String[] {"", ""});
+            int n = (int) store.all().stream().filter(r -> r.mode().equals(m.name())).count();
+            out.add(new io.doppel.api.copy.CopyModeInfo(m.name(), m.transfer(), m.waitsForPeer(), m.apply(), m.codec(), by[0],
+                    by[1], n, unsupported(m)));
+        }
+        out.sort(Comparator.comparing(io.doppel.api.copy.CopyModeInfo::name));
+        return out;
     }
 
     @Override

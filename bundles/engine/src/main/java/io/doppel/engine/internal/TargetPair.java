@@ -638,7 +638,8 @@ final class TargetPair {
             try {
                 CopyMode mode = repl.mode(rec.mode());
                 PeerLink l = repl.link(peer);
-                if (mode == null || mode.transfer() != CopyMode.Transfer.PULL || rec.suspended() || l == null
+                if (mode == null || mode.transfer() != CopyMode.Transfer.PULL || Replication.unsupported(mode) != null
+                        || rec.suspended() || l == null
                         || !l.isConnected() || !rec.fullCopyDone() || group.journal == null) {
                     Thread.sleep(100);
                     continue;

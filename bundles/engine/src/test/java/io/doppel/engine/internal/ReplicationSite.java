@@ -40,6 +40,9 @@ final class ReplicationSite implements AutoCloseable {
     Replication repl;
     VolumeManager volumes;
     JournalManager journals;
+    /** The copy modes bound at start (a test unbinds and binds them, as a bundle update does). */
+    SyncCopyMode syncMode;
+    AsyncCopyMode asyncMode;
     /** The load pull pacing reads: set by tests, so the machine's own load does not steer them. */
     final SetLoad load = new SetLoad();
 
@@ -74,9 +77,11 @@ final class ReplicationSite implements AutoCloseable {
         repl = engine.replication(new PairStore(storage, ROOT));
         repl.load(load);
         repl.transport(net.site(name, repl::handle, repl::linkChanged));
-        repl.modeAdded(new SyncCopyMode());
+        syncMode = new SyncCopyMode();
+        repl.modeAdded(syncMode);
         AsyncCopyMode async = new AsyncCopyMode();
         async.configure(asyncSettings());
+        asyncMode = async;
         repl.modeAdded(async);
         volumes = new VolumeManager(storage, ROOT.resolve("volumes"), List.of(ROOT.resolve("volumes")), List::of,
                 Clock.systemUTC());

@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import io.doppel.api.device.BlockDevice;
 import io.doppel.api.journal.Position;
+import io.doppel.api.pair.PairInfo;
 import io.doppel.journal.internal.JournalSettings;
 import io.doppel.testkit.SimulatedStorage;
 
@@ -821,6 +822,216 @@ class ReplicationTest {
         b.awaitApplied(a.head());
         assertThat(b.image()).isEqualTo(a.image());
         assertThat(a.pair("B").mapBlocks()).as("nothing was folded").isZero();
+    }
+
+    // ---- live copy modes -----------------------------------------------------------------------
+
+    /** Writes random 4 KiB blocks on A until stopped; counts them. */
+    private static final class Writer implements AutoCloseable {
+        final AtomicBoolean stop = new AtomicBoolean();
+        final AtomicLong written = new AtomicLong();
+        final AtomicLong failed = new AtomicLong();
+        /** Held around each write: a test that takes it has the device to itself. */
+        final java.util.concurrent.locks.ReentrantLock turn = new java.util.concurrent.locks.ReentrantLock();
+        final Thread thread;
+
+        Writer(ReplicationSite site, long seed) {
+            thread = new Thread(() -> {
+                Random rnd = new Random(seed);
+                try (BlockDevice d = site.device()) {
+                    while (!stop.get()) {
+                        byte[] data = new byte[4096];
+                        rnd.nextBytes(data);
+                        turn.lock();
+                        try {
+                            d.write(rnd.nextInt((int) (VOL / 4096)) * 4096L, ByteBuffer.wrap(data), rnd.nextInt(10) == 0);
+                            written.incrementAndGet();
+                        } catch (Exception e) {
+                            failed.incrementAndGet();
+                        } finally {
+                            turn.unlock();
+                        }
+                    }
+                } catch (Exception e) {
+                    failed.incrementAndGet();
+                }
+            }, "test-writer");
+            thread.start();
+        }
+
+        void awaitMore(long n) {
+            long from = written.get();
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> written.get() >= from + n);
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop.set(true);
+            thread.join(30_000);
+        }
+    }
+
+    @Test
+    void aPairSwitchedBetweenSyncAndAsyncUnderWritesLosesNothingAndWaitsForThePeerOnlyInSync() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        try (Writer w = new Writer(a, 41)) {
+            w.awaitMore(200);
+            for (int round = 0; round < 3; round++) {
+                a.repl.changeMode("default", "B", "async");
+                awaitState(a, "B", "replicating");
+                assertThat(a.group().waitsForPeers).as("async: writes do not wait for B").isFalse();
+                net.delay("A", "B", 20); // B falls behind while async, so the switch back has to catch up
+                w.awaitMore(300);
+                PairInfo switched = a.repl.changeMode("default", "B", "sync");
+                assertThat(switched.state()).as("right after async -> sync").isEqualTo("catching-up");
+                net.delay("A", "B", 0);
+                awaitState(a, "B", "in-sync");
+                assertThat(a.group().waitsForPeers).isTrue();
+                // in sync again: each write is in B's journal before it is acknowledged
+                w.turn.lock();
+                try (BlockDevice d = a.device()) {
+                    for (int i = 0; i < 20; i++) {
+                        d.write(i * 4096L, ByteBuffer.wrap(new byte[4096]), false);
+                        assertThat(b.head()).as("sync write %d of round %d", i, round).isEqualTo(a.head());
+                    }
+                } finally {
+                    w.turn.unlock();
+                }
+                assertThat(a.pair("B").outdated()).as("in sync: not Outdated").isFalse();
+                w.awaitMore(200);
+            }
+            assertThat(w.failed.get()).as("writes failed across the switches").isZero();
+        }
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+        assertThat(a.pair("B").resyncBlocks()).as("the switches copied no blocks: the initial copy was the only pass")
+                .isEqualTo(VOL / 4096);
+        // negative control: an unknown mode is refused, naming it
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> a.repl.changeMode("default", "B", "semi"))
+                .hasMessageContaining("mode 'semi' is unknown");
+    }
+
+    @Test
+    void aWriteWaitsForAnAbsentSyncModeAndCompletesWhenItReturnsWithoutMarkingThePeer() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        a.repl.modeRemoved(a.syncMode);
+        AtomicBoolean done = new AtomicBoolean();
+        Thread t = new Thread(() -> {
+            try (BlockDevice d = a.device()) {
+                d.write(0, ByteBuffer.wrap(new byte[4096]), true);
+                done.set(true);
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        t.start();
+        // held: the mode is away (negative control for the completion below)
+        Awaitility.await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> !done.get());
+        a.repl.modeAdded(a.syncMode);
+        t.join(10_000);
+        assertThat(done.get()).as("the write completed once the mode was back").isTrue();
+        assertThat(a.pair("B").outdated()).as("back within the hold: B is not Outdated").isFalse();
+        awaitState(a, "B", "in-sync");
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void aSyncModeAbsentPastTheHoldAppliesTheLostPeerPolicy() throws Exception {
+        startBoth(JOURNAL);
+        a.engine.settings(new EngineSettings(ReplicationSite.ROOT, 10_000, 3_600_000, "default", "vol0", VOL, 300));
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        a.repl.modeRemoved(a.syncMode);
+        long t0 = System.nanoTime();
+        try (BlockDevice d = a.device()) {
+            d.write(0, ByteBuffer.wrap(new byte[4096]), false);
+            long heldMillis = (System.nanoTime() - t0) / 1_000_000;
+            assertThat(heldMillis).as("the first write waited for the mode").isGreaterThanOrEqualTo(290);
+            assertThat(a.pair("B").outdated()).as("continue: B marked Outdated before the write completed").isTrue();
+            long t1 = System.nanoTime();
+            for (int i = 1; i < 20; i++) {
+                d.write(i * 4096L, ByteBuffer.wrap(new byte[4096]), false);
+            }
+            assertThat((System.nanoTime() - t1) / 1_000_000).as("later writes do not wait again").isLessThan(290);
+        }
+        a.repl.modeAdded(a.syncMode);
+        awaitState(a, "B", "in-sync");
+        assertThat(a.pair("B").outdated()).isFalse();
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void anAbsentAsyncModeHoldsNoWrite() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        a.repl.modeRemoved(a.asyncMode);
+        long t0 = System.nanoTime();
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(43), 50, true);
+        }
+        assertThat((System.nanoTime() - t0) / 1_000_000).as("async writes do not wait for the async mode").isLessThan(2_000);
+        assertThat(a.pair("B").outdated()).isFalse();
+        a.repl.modeAdded(a.asyncMode);
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void aCopyModeThisEngineCannotRunLeavesThePairWaitingWithTheReason() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        // a later async whose points transfer (seed 003) this engine does not carry
+        io.doppel.api.copy.CopyMode points = new io.doppel.api.copy.CopyMode() {
+            @Override
+            public String name() {
+                return "async";
+            }
+
+            @Override
+            public Transfer transfer() {
+                return Transfer.POINTS;
+            }
+
+            @Override
+            public boolean waitsForPeer() {
+                return false;
+            }
+
+            @Override
+            public io.doppel.api.copy.PullPlan planPull(io.doppel.api.copy.PullObservation last) {
+                return new io.doppel.api.copy.PullPlan(1000, 1 << 20, "points");
+            }
+
+            @Override
+            public int applyBudget(io.doppel.api.copy.ApplyObservation now) {
+                return 0;
+            }
+        };
+        a.repl.modeRemoved(a.asyncMode);
+        a.repl.modeAdded(points, "io.example.points", "2.0.0");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> "waiting-for-mode".equals(a.pair("B").state()));
+        assertThat(a.pair("B").detail()).isEqualTo("copy mode async needs transfer POINTS, which this engine does not carry yet");
+        assertThat(a.repl.copyModes()).filteredOn(m -> m.name().equals("async")).singleElement()
+                .satisfies(m -> {
+                    assertThat(m.bundle()).isEqualTo("io.example.points");
+                    assertThat(m.runnable()).contains("needs transfer POINTS");
+                });
+        a.repl.modeRemoved(points);
+        a.repl.modeAdded(a.asyncMode);
+        awaitState(a, "B", "replicating");
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(44), 20, false);
+        }
+        b.awaitApplied(a.head());
+        assertThat(b.image()).isEqualTo(a.image());
     }
 
     // ---- cascade A -> B -> C ------------------------------------------------------------------
