@@ -232,6 +232,80 @@ class CopyModeSwapIT {
         }
     }
 
+    @Test
+    @Order(3)
+    void upgradingTheCopyModeFeaturesUnderLoadFailsNoWriteAndTheNewVersionsServe() throws Exception {
+        zeroOracleRegion();
+        Path dir = Scenario.directory(work, "upgrade");
+        String version = "0.1.2";
+        StringBuilder xml = new StringBuilder("<features name=\"doppel-upgrade-" + version
+                + "\" xmlns=\"http://karaf.apache.org/xmlns/features/v1.6.0\">\n");
+        for (String mode : List.of("sync", "async")) {
+            String bundle = "io.doppel.copy-" + mode;
+            Path jar = withVersion(Scenario.systemJar(a, bundle), dir.resolve(bundle + "-" + version + ".jar"), version);
+            xml.append("  <feature name=\"doppel-copy-").append(mode).append("\" version=\"").append(version).append("\">\n")
+                    .append("    <feature prerequisite=\"true\">scr</feature>\n    <feature>doppel-api</feature>\n")
+                    .append("    <bundle>file:").append(jar).append("</bundle>\n  </feature>\n");
+        }
+        xml.append("</features>\n");
+        Path repo = dir.resolve("upgrade-features.xml");
+        Files.writeString(repo, xml);
+        FioJob load = FioJob.of("upgrade", a.nbdUri("fs"), LOAD_SIZE, 33).ioDepth(4);
+        History history;
+        ProcessResult loaded;
+        List<Update> updates = new ArrayList<>();
+        try (Oracle oracle = Oracle.start(a, 302);
+             BackgroundProcess fio = load.start(dir, load.writeCommand("write", "--rate_iops=1000",
+                     "--write_lat_log=upgrade", "--log_unix_epoch=1"))) {
+            await().pollDelay(Duration.ofSeconds(1)).until(() -> true);
+            a.execOk("feature:repo-add file:" + repo);
+            for (String mode : List.of("sync", "async")) {
+                long start = System.currentTimeMillis();
+                a.execOk("feature:install --upgrade doppel-copy-" + mode + "/" + version);
+                long end = System.currentTimeMillis();
+                await("doppel-copy-" + mode + " " + version + " provides " + mode).atMost(Duration.ofSeconds(60))
+                        .pollInterval(Duration.ofMillis(200)).ignoreExceptions().until(() -> {
+                            for (JsonNode m : a.execJson("doppel:mode-list --json")) {
+                                if (m.path("name").asText().equals(mode)) {
+                                    return m.path("version").asText().equals(version);
+                                }
+                            }
+                            return false;
+                        });
+                updates.add(new Update("a", "feature doppel-copy-" + mode, start, end));
+                assertThat(fio.isAlive()).as("fio still writing after the upgrade of %s", mode).isTrue();
+            }
+            loaded = fio.waitFor(Duration.ofMinutes(1));
+            history = oracle.stop();
+        }
+        FioResult write = load.result(dir, "write", loaded);
+        assertThat(write.exitCode()).as(write.describe()).isZero();
+        assertThat(write.jobError()).isZero();
+        assertThat(history.failed()).as("oracle writes failed during the upgrades").isZero();
+        List<long[]> lat = readLatencyLog(dir.resolve("upgrade_lat.1.log"));
+        for (Update u : updates) {
+            long stall = stall(lat, u);
+            LOG.info("feature:install --upgrade of {} to {} at a: command {} ms; longest sync write stall {} ms", u.bundle,
+                    version, u.endMillis - u.startMillis, stall);
+            assertThat(stall).as("longest sync write stall around the upgrade of %s", u.bundle).isLessThan(5_000);
+        }
+        String features = a.execOk("feature:list -i --no-format");
+        for (String mode : List.of("sync", "async")) {
+            assertThat(features.lines()).as("installed features").anyMatch(l -> l.startsWith("doppel-copy-" + mode)
+                    && l.contains(version));
+        }
+        // the appliance feature still requires the old versions, so they stay installed too: the
+        // engine runs the pairs on the higher version, and mode-list says so
+        for (JsonNode m : a.execJson("doppel:mode-list --json")) {
+            assertThat(m.path("version").asText()).as("version serving %s", m.path("name").asText()).isEqualTo(version);
+        }
+        Sites.awaitPair(a, SYNC_GROUP, "b", "in sync", PAIR_TIMEOUT, p -> p.path("state").asText().equals("in-sync"));
+        Sites.awaitCaughtUp(a, SYNC_GROUP, "b", PAIR_TIMEOUT);
+        Sites.awaitCaughtUp(a, ASYNC_GROUP, "b", PAIR_TIMEOUT);
+        ok(ReplicaChecker.checkSync(history, images(b, history)));
+        assertThat(Sites.compare(a.nbdUri("fs"), b.nbdUri("fs")).exitCode()).isZero();
+    }
+
     // ---------------------------------------------------------------------------------- helpers
 
     /** {@code bundle:update} from {@code jar} at {@code site}; waits until the new version provides the mode again. */

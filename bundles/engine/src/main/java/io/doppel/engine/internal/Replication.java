@@ -194,10 +194,11 @@ final class Replication implements PairService {
     }
 
     /** {@code bundle} and {@code version}: who provides the mode, for the log and mode-list. */
-    void modeAdded(CopyMode m, String bundle, String version) {
+    synchronized void modeAdded(CopyMode m, String bundle, String version) {
         providers.put(m, new String[] {bundle, version});
-        modes.put(m.name(), m);
-        modeWaits.put(m.name(), m.waitsForPeer());
+        CopyMode serving = pickMode(m.name());
+        modes.put(m.name(), serving);
+        modeWaits.put(m.name(), serving.waitsForPeer());
         for (PrimaryPair p : primaries.values()) {
             if (p.rec.mode().equals(m.name())) {
                 p.modeGaveUp = false;
@@ -210,17 +211,66 @@ final class Replication implements PairService {
             pairsChanged(g);
         }
         primaries.values().forEach(PrimaryPair::poke);
-        LOG.info("Copy mode {} available{}", m.name(), bundle.isEmpty() ? "" : " from " + bundle + " " + version);
+        LOG.info("Copy mode {} available{}{}", m.name(), bundle.isEmpty() ? "" : " from " + bundle + " " + version,
+                serving == m ? "" : "; " + describe(serving) + " still serves it (the higher version)");
     }
 
-    void modeRemoved(CopyMode m) {
-        modes.remove(m.name(), m);
+    synchronized void modeRemoved(CopyMode m) {
         providers.remove(m);
+        CopyMode next = pickMode(m.name());
+        if (next == null) {
+            modes.remove(m.name(), m);
+        } else {
+            modes.put(m.name(), next);
+            modeWaits.put(m.name(), next.waitsForPeer());
+        }
         for (Group g : engine.groupMap().values()) {
             pairsChanged(g);
         }
         primaries.values().forEach(PrimaryPair::poke);
-        LOG.info("Copy mode {} removed", m.name());
+        LOG.info("Copy mode {} removed{}", m.name(), next == null ? "" : "; " + describe(next) + " serves it now");
+    }
+
+    /**
+     * Of the bound providers of a mode name, the one of the highest bundle version: during a
+     * feature upgrade the old and the new bundle may both be active for a while, and pairs run
+     * in the newer one. Null when none is bound.
+     */
+    private CopyMode pickMode(String name) {
+        CopyMode best = null;
+        for (Map.Entry<CopyMode, String[]> e : providers.entrySet()) {
+            if (e.getKey().name().equals(name)
+                    && (best == null || compareVersions(e.getValue()[1], providers.get(best)[1]) > 0)) {
+                best = e.getKey();
+            }
+        }
+        return best;
+    }
+
+    private String describe(CopyMode m) {
+        String[] by = providers.getOrDefault(m, new String[] {"", ""});
+        return by[0].isEmpty() ? "another provider" : by[0] + " " + by[1];
+    }
+
+    /** OSGi version order: major, minor, micro numerically, then the qualifier as text; "" lowest. */
+    static int compareVersions(String x, String y) {
+        String[] a = x.split("\\.", 4);
+        String[] b = y.split("\\.", 4);
+        for (int i = 0; i < 3; i++) {
+            int c = Long.compare(number(a, i), number(b, i));
+            if (c != 0) {
+                return c;
+            }
+        }
+        return (a.length > 3 ? a[3] : "").compareTo(b.length > 3 ? b[3] : "");
+    }
+
+    private static long number(String[] parts, int i) {
+        try {
+            return i < parts.length && !parts[i].isEmpty() ? Long.parseLong(parts[i]) : -1;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     void linkChanged(PeerInfo info) {
@@ -709,6 +759,7 @@ final class Replication implements PairService {
     public List<io.doppel.api.copy.CopyModeInfo> copyModes() {
         List<io.doppel.api.copy.CopyModeInfo> out = new ArrayList<>();
         for (CopyMode m : modes.values()) {
+            // the provider that serves the name; others bound under it wait as fallbacks
             String[] by = providers.getOrDefault(m, new String[] {"", ""});
             int n = (int) store.all().stream().filter(r -> r.mode().equals(m.name())).count();
             out.add(new io.doppel.api.copy.CopyModeInfo(m.name(), m.transfer(), m.waitsForPeer(), m.apply(), m.codec(), by[0],

@@ -873,7 +873,8 @@ class ReplicationTest {
 
     @Test
     void aPairSwitchedBetweenSyncAndAsyncUnderWritesLosesNothingAndWaitsForThePeerOnlyInSync() throws Exception {
-        startBoth(JOURNAL);
+        // a journal that holds what B falls behind while async, so that no fold (and no pass) follows
+        startBoth(EngineFixture.journalSettings(2L << 20, 128L << 20));
         a.repl.create("default", "B", "sync", "continue");
         awaitState(a, "B", "in-sync");
         try (Writer w = new Writer(a, 41)) {
@@ -1033,6 +1034,31 @@ class ReplicationTest {
         }
         b.awaitApplied(a.head());
         assertThat(b.image()).isEqualTo(a.image());
+    }
+
+    @Test
+    void ofTwoBoundProvidersOfAModeTheHigherVersionServesAndTheOtherTakesOverWhenItGoes() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.modeRemoved(a.syncMode);
+        io.doppel.copysync.internal.SyncCopyMode old = new io.doppel.copysync.internal.SyncCopyMode();
+        io.doppel.copysync.internal.SyncCopyMode newer = new io.doppel.copysync.internal.SyncCopyMode();
+        a.repl.modeAdded(newer, "io.doppel.copy-sync", "0.1.10");
+        a.repl.modeAdded(old, "io.doppel.copy-sync", "0.1.9.zzz"); // bound later, lower: does not take over
+        assertThat(a.repl.copyModes()).filteredOn(m -> m.name().equals("sync")).singleElement()
+                .satisfies(m -> assertThat(m.version()).isEqualTo("0.1.10"));
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        a.repl.modeRemoved(newer);
+        assertThat(a.repl.copyModes()).filteredOn(m -> m.name().equals("sync")).singleElement()
+                .satisfies(m -> assertThat(m.version()).isEqualTo("0.1.9.zzz"));
+        awaitState(a, "B", "in-sync");
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(45), 20, false);
+        }
+        assertThat(b.head()).isEqualTo(a.head());
+        assertThat(Replication.compareVersions("0.1.0.202611221521", "0.1.2")).isNegative();
+        assertThat(Replication.compareVersions("1.0.0", "0.9.9.z")).isPositive();
+        assertThat(Replication.compareVersions("0.1.1.b", "0.1.1.a")).isPositive();
     }
 
     // ---- cascade A -> B -> C ------------------------------------------------------------------
