@@ -12,10 +12,7 @@ import io.doppel.itests.harness.ShellResult;
 import io.doppel.itests.tools.CheckResult;
 import io.doppel.itests.tools.FaultProxy;
 import io.doppel.itests.tools.History;
-import io.doppel.itests.tools.NbdClient;
-import io.doppel.itests.tools.OracleWorkload;
 import io.doppel.itests.tools.ReplicaChecker;
-import io.doppel.itests.tools.ReplicaImage;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +20,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -127,7 +123,7 @@ class CascadeIT {
         FioJob load = FioJob.of("load", a.nbdUri(FIO_VOLUME), "16M", 22).offset("16M").ioDepth(16);
         List<String> snapshots = new ArrayList<>();
         History history;
-        try (Oracle oracle = Oracle.start(a, 200)) {
+        try (OracleRun oracle = OracleRun.start(a, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, 200, null, work)) {
             var fio = load.start(work, load.writeCommand("write"));
             Random random = new Random(8);
             for (int i = 0; i < 3; i++) {
@@ -156,11 +152,11 @@ class CascadeIT {
             FioResult verified = there.run(work, Duration.ofMinutes(2), there.verifyCommand(false));
             assertThat(verified.exitCode()).as("fio verify of %s on c\n%s", job, verified.describe()).isZero();
         }
-        ok(ReplicaChecker.checkPrefix(history, images(c, history), history.lastTick()));
+        OracleRun.ok(ReplicaChecker.checkPrefix(history, OracleRun.images(c, ORACLE_VOLUMES, history), history.lastTick()));
         for (String snapshot : snapshots) {
-            CheckResult prefix = ReplicaChecker.checkPrefix(history, snapshotImages(snapshot, history));
+            CheckResult prefix = ReplicaChecker.checkPrefix(history, OracleRun.snapshotImages(c, ORACLE_VOLUMES, snapshot, history));
             LOG.info("Snapshot {} of C: {}", snapshot, prefix.describe());
-            ok(prefix);
+            OracleRun.ok(prefix);
         }
 
         // negative control: with B's pair to C suspended, C falls behind and the compare notices
@@ -181,7 +177,7 @@ class CascadeIT {
         long killedAt;
         Map<String, String> consistentSnapshots = new LinkedHashMap<>();
         long logOffset;
-        try (Oracle oracle = Oracle.start(a, 201)) {
+        try (OracleRun oracle = OracleRun.start(a, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, 201, null, work)) {
             await().atMost(Duration.ofMinutes(1)).until(() -> oracle.acknowledged() > 1000);
             killedAt = oracle.acknowledged();
             b.kill();
@@ -210,9 +206,9 @@ class CascadeIT {
         LOG.info("Snapshots of C taken while it said consistent, with B's state then: {}", consistentSnapshots);
         assertThat(consistentSnapshots).as("snapshots of C taken while consistent").isNotEmpty();
         for (Map.Entry<String, String> snapshot : consistentSnapshots.entrySet()) {
-            CheckResult prefix = ReplicaChecker.checkPrefix(history, snapshotImages(snapshot.getKey(), history));
+            CheckResult prefix = ReplicaChecker.checkPrefix(history, OracleRun.snapshotImages(c, ORACLE_VOLUMES, snapshot.getKey(), history));
             LOG.info("Snapshot {} of C (B {}): {}", snapshot.getKey(), snapshot.getValue(), prefix.describe());
-            ok(prefix);
+            OracleRun.ok(prefix);
         }
         Sites.awaitPair(a, GROUP, "b", "in sync after B's restart", PAIR_TIMEOUT,
                 p -> p.path("state").asText().equals("in-sync"));
@@ -234,7 +230,7 @@ class CascadeIT {
         assertThat(passBlocks).as("blocks B's passes copied to C after its restart").isLessThan(groupBlocks / 2);
         assertThat(bytes).as("bytes B sent C after its restart: records and the passes' blocks, no full copy")
                 .isLessThan(written + passBlocks * 4096 * 11 / 10 + (8L << 20));
-        ok(ReplicaChecker.checkPrefix(history, images(c, history), history.lastTick()));
+        OracleRun.ok(ReplicaChecker.checkPrefix(history, OracleRun.images(c, ORACLE_VOLUMES, history), history.lastTick()));
         for (String v : volumes()) {
             ProcessResult cmp = Sites.compare(a.nbdUri(v), c.nbdUri(v));
             assertThat(cmp.exitCode()).as("compare %s of A with C\n%s", v, cmp.describe()).isZero();
@@ -249,11 +245,6 @@ class CascadeIT {
         Sites.awaitCaughtUp(b, GROUP, "c", PAIR_TIMEOUT);
     }
 
-    private static void ok(CheckResult result) {
-        LOG.info("{}", result.describe());
-        result.requireOk();
-    }
-
     /** The state of {@code site}'s pair with {@code peer}, or why there is none (yet: a site just started). */
     private static String stateAt(Appliance site, String peer) {
         try {
@@ -265,81 +256,7 @@ class CascadeIT {
 
     /** Zeroes the oracle's blocks on A and waits until C has it, so a history never meets an earlier one's blocks. */
     private static void zeroOracleRegion() throws Exception {
-        for (String v : ORACLE_VOLUMES) {
-            try (NbdClient client = NbdClient.connect(Appliance.HOST, a.nbdPort(), v)) {
-                client.writeZeroes(0, ORACLE_BLOCKS * 4096).get(1, TimeUnit.MINUTES);
-                client.flush().get(1, TimeUnit.MINUTES);
-            }
-        }
+        OracleRun.zero(a, ORACLE_VOLUMES, ORACLE_BLOCKS);
         awaitCascadeCaughtUp();
-    }
-
-    /** The oracle volumes of C's snapshot {@code snapshot}, exported and read. */
-    private static Map<String, ReplicaImage> snapshotImages(String snapshot, History history) {
-        Map<String, ReplicaImage> images = new LinkedHashMap<>();
-        for (String v : ORACLE_VOLUMES) {
-            String export = v + "-" + snapshot;
-            c.execOk("doppel:export-add --volume " + v + " --snapshot " + snapshot + " " + export);
-            try (NbdClient client = NbdClient.connect(Appliance.HOST, c.nbdPort(), export)) {
-                images.put(v, ReplicaImage.read(history, v, client));
-            }
-        }
-        return images;
-    }
-
-    private static Map<String, ReplicaImage> images(Appliance site, History history) {
-        Map<String, ReplicaImage> images = new LinkedHashMap<>();
-        for (String v : ORACLE_VOLUMES) {
-            try (NbdClient client = NbdClient.connect(Appliance.HOST, site.nbdPort(), v)) {
-                images.put(v, ReplicaImage.read(history, v, client));
-            }
-        }
-        return images;
-    }
-
-    /** The oracle workload on A's r1 and r2, with its own NBD connections. */
-    private static final class Oracle implements AutoCloseable {
-        private final List<NbdClient> clients;
-        private final OracleWorkload workload;
-        private History history;
-
-        private Oracle(List<NbdClient> clients, OracleWorkload workload) {
-            this.clients = clients;
-            this.workload = workload;
-        }
-
-        static Oracle start(Appliance site, long seed) {
-            List<NbdClient> clients = new ArrayList<>();
-            OracleWorkload.Builder builder = OracleWorkload.builder(seed).blocks(ORACLE_BLOCKS).queueDepth(16)
-                    .maxWriteBlocks(8).fuaPercent(5).flushPercent(2);
-            for (String v : ORACLE_VOLUMES) {
-                NbdClient client = NbdClient.connect(Appliance.HOST, site.nbdPort(), v);
-                clients.add(client);
-                builder.volume(v, client);
-            }
-            return new Oracle(clients, builder.build().start());
-        }
-
-        long acknowledged() {
-            return workload.acknowledged();
-        }
-
-        History stop() {
-            history = workload.stop();
-            LOG.info("Oracle run: {} writes acknowledged, {} failed, {} unknown", history.acknowledged(),
-                    history.failed(), history.unknown());
-            history.save(work.resolve("history-" + workload.runId() + ".json"));
-            return history;
-        }
-
-        @Override
-        public void close() {
-            if (history == null) {
-                stop();
-            }
-            for (NbdClient client : clients) {
-                client.abort();
-            }
-        }
     }
 }

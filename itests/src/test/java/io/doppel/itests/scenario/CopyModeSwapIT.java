@@ -13,10 +13,7 @@ import io.doppel.itests.harness.ProcessResult;
 import io.doppel.itests.tools.CheckResult;
 import io.doppel.itests.tools.FaultProxy;
 import io.doppel.itests.tools.History;
-import io.doppel.itests.tools.NbdClient;
-import io.doppel.itests.tools.OracleWorkload;
 import io.doppel.itests.tools.ReplicaChecker;
-import io.doppel.itests.tools.ReplicaImage;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -115,7 +112,7 @@ class CopyModeSwapIT {
     void switchingAPairBetweenSyncAndAsyncUnderLoadLosesAndReordersNoWrite() throws Exception {
         History history;
         Map<String, Boolean> snapshots = new LinkedHashMap<>();
-        try (Oracle oracle = Oracle.start(a, 300)) {
+        try (OracleRun oracle = OracleRun.start(a, ORACLE_VOLUMES, ORACLE_BLOCKS, 8, 300, null, work)) {
             for (int round = 0; round < 2; round++) {
                 long mark = oracle.acknowledged();
                 await().atMost(Duration.ofMinutes(1)).until(() -> oracle.acknowledged() > mark + 500);
@@ -142,12 +139,12 @@ class CopyModeSwapIT {
         assertThat(history.failed()).as("writes failed across the switches").isZero();
         assertThat(history.acknowledged()).isGreaterThan(3000);
         Sites.awaitCaughtUp(a, SYNC_GROUP, "b", PAIR_TIMEOUT);
-        ok(ReplicaChecker.checkSync(history, images(b, history)));
+        OracleRun.ok(ReplicaChecker.checkSync(history, OracleRun.images(b, ORACLE_VOLUMES, history)));
         for (Map.Entry<String, Boolean> s : snapshots.entrySet()) {
             assertThat(s.getValue()).as("B said consistent around snapshot %s", s.getKey()).isTrue();
-            CheckResult prefix = ReplicaChecker.checkPrefix(history, snapshotImages(s.getKey(), history));
+            CheckResult prefix = ReplicaChecker.checkPrefix(history, OracleRun.snapshotImages(b, ORACLE_VOLUMES, s.getKey(), history));
             LOG.info("Snapshot {} of B taken while async: {}", s.getKey(), prefix.describe());
-            ok(prefix);
+            OracleRun.ok(prefix);
         }
         for (String v : ORACLE_VOLUMES) {
             assertThat(Sites.compare(a.nbdUri(v), b.nbdUri(v)).exitCode()).as("compare %s", v).isZero();
@@ -172,7 +169,7 @@ class CopyModeSwapIT {
         History history;
         ProcessResult syncDone;
         ProcessResult asyncDone;
-        try (Oracle oracle = Oracle.start(a, 301);
+        try (OracleRun oracle = OracleRun.start(a, ORACLE_VOLUMES, ORACLE_BLOCKS, 8, 301, null, work);
              BackgroundProcess fs = syncLoad.start(dir, syncLoad.writeCommand("write", "--rate_iops=1000",
                      "--write_lat_log=sync", "--log_unix_epoch=1"));
              BackgroundProcess fa = asyncLoad.start(dir, asyncLoad.writeCommand("write", "--rate_iops=1000",
@@ -198,8 +195,8 @@ class CopyModeSwapIT {
         assertThat(history.failed()).as("oracle writes failed during the updates").isZero();
 
         // the longest write stall around each update, from fio's per-I/O latency logs
-        List<long[]> syncLat = readLatencyLog(dir.resolve("sync_lat.1.log"));
-        List<long[]> asyncLat = readLatencyLog(dir.resolve("async_lat.1.log"));
+        List<long[]> syncLat = FioResult.latencyLog(dir.resolve("sync_lat.1.log"));
+        List<long[]> asyncLat = FioResult.latencyLog(dir.resolve("async_lat.1.log"));
         for (Update u : updates) {
             long syncStall = stall(syncLat, u);
             long asyncStall = stall(asyncLat, u);
@@ -220,7 +217,7 @@ class CopyModeSwapIT {
         Sites.awaitPair(a, SYNC_GROUP, "b", "in sync", PAIR_TIMEOUT, p -> p.path("state").asText().equals("in-sync"));
         Sites.awaitCaughtUp(a, SYNC_GROUP, "b", PAIR_TIMEOUT);
         Sites.awaitCaughtUp(a, ASYNC_GROUP, "b", PAIR_TIMEOUT);
-        ok(ReplicaChecker.checkSync(history, images(b, history)));
+        OracleRun.ok(ReplicaChecker.checkSync(history, OracleRun.images(b, ORACLE_VOLUMES, history)));
         for (String v : List.of("r1", "r2", "fs", "fa")) {
             ProcessResult cmp = Sites.compare(a.nbdUri(v), b.nbdUri(v));
             assertThat(cmp.exitCode()).as("compare %s\n%s", v, cmp.describe()).isZero();
@@ -254,7 +251,7 @@ class CopyModeSwapIT {
         History history;
         ProcessResult loaded;
         List<Update> updates = new ArrayList<>();
-        try (Oracle oracle = Oracle.start(a, 302);
+        try (OracleRun oracle = OracleRun.start(a, ORACLE_VOLUMES, ORACLE_BLOCKS, 8, 302, null, work);
              BackgroundProcess fio = load.start(dir, load.writeCommand("write", "--rate_iops=1000",
                      "--write_lat_log=upgrade", "--log_unix_epoch=1"))) {
             await().pollDelay(Duration.ofSeconds(1)).until(() -> true);
@@ -282,7 +279,7 @@ class CopyModeSwapIT {
         assertThat(write.exitCode()).as(write.describe()).isZero();
         assertThat(write.jobError()).isZero();
         assertThat(history.failed()).as("oracle writes failed during the upgrades").isZero();
-        List<long[]> lat = readLatencyLog(dir.resolve("upgrade_lat.1.log"));
+        List<long[]> lat = FioResult.latencyLog(dir.resolve("upgrade_lat.1.log"));
         for (Update u : updates) {
             long stall = stall(lat, u);
             LOG.info("feature:install --upgrade of {} to {} at a: command {} ms; longest sync write stall {} ms", u.bundle,
@@ -302,7 +299,7 @@ class CopyModeSwapIT {
         Sites.awaitPair(a, SYNC_GROUP, "b", "in sync", PAIR_TIMEOUT, p -> p.path("state").asText().equals("in-sync"));
         Sites.awaitCaughtUp(a, SYNC_GROUP, "b", PAIR_TIMEOUT);
         Sites.awaitCaughtUp(a, ASYNC_GROUP, "b", PAIR_TIMEOUT);
-        ok(ReplicaChecker.checkSync(history, images(b, history)));
+        OracleRun.ok(ReplicaChecker.checkSync(history, OracleRun.images(b, ORACLE_VOLUMES, history)));
         assertThat(Sites.compare(a.nbdUri("fs"), b.nbdUri("fs")).exitCode()).isZero();
     }
 
@@ -348,12 +345,7 @@ class CopyModeSwapIT {
 
     /** Zeroes the oracle's blocks on A and waits until B has it, so a history never meets an earlier one's blocks. */
     private static void zeroOracleRegion() throws Exception {
-        for (String v : ORACLE_VOLUMES) {
-            try (NbdClient client = NbdClient.connect(Appliance.HOST, a.nbdPort(), v)) {
-                client.writeZeroes(0, ORACLE_BLOCKS * 4096).get(1, java.util.concurrent.TimeUnit.MINUTES);
-                client.flush().get(1, java.util.concurrent.TimeUnit.MINUTES);
-            }
-        }
+        OracleRun.zero(a, ORACLE_VOLUMES, ORACLE_BLOCKS);
         Sites.awaitCaughtUp(a, SYNC_GROUP, "b", PAIR_TIMEOUT);
     }
 
@@ -362,94 +354,6 @@ class CopyModeSwapIT {
                 .max().orElse(0) / 1_000_000;
     }
 
-    private static List<long[]> readLatencyLog(Path log) {
-        List<long[]> entries = new ArrayList<>();
-        try {
-            for (String line : Files.readAllLines(log)) {
-                String[] fields = line.split(",\\s*");
-                if (fields.length >= 2) {
-                    entries.add(new long[] {Long.parseLong(fields[0].trim()), Long.parseLong(fields[1].trim())});
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot read fio's latency log " + log, e);
-        }
-        return entries;
-    }
-
-    private static void ok(CheckResult result) {
-        LOG.info("{}", result.describe());
-        result.requireOk();
-    }
-
-    private static Map<String, ReplicaImage> images(Appliance site, History history) {
-        Map<String, ReplicaImage> images = new LinkedHashMap<>();
-        for (String v : ORACLE_VOLUMES) {
-            try (NbdClient client = NbdClient.connect(Appliance.HOST, site.nbdPort(), v)) {
-                images.put(v, ReplicaImage.read(history, v, client));
-            }
-        }
-        return images;
-    }
-
-    private static Map<String, ReplicaImage> snapshotImages(String snapshot, History history) {
-        Map<String, ReplicaImage> images = new LinkedHashMap<>();
-        for (String v : ORACLE_VOLUMES) {
-            String export = v + "-" + snapshot;
-            b.execOk("doppel:export-add --volume " + v + " --snapshot " + snapshot + " " + export);
-            try (NbdClient client = NbdClient.connect(Appliance.HOST, b.nbdPort(), export)) {
-                images.put(v, ReplicaImage.read(history, v, client));
-            }
-        }
-        return images;
-    }
-
     private record Update(String site, String bundle, long startMillis, long endMillis) {
-    }
-
-    /** The oracle workload on A's r1 and r2, with its own NBD connections. */
-    private static final class Oracle implements AutoCloseable {
-        private final List<NbdClient> clients;
-        private final OracleWorkload workload;
-        private History history;
-
-        private Oracle(List<NbdClient> clients, OracleWorkload workload) {
-            this.clients = clients;
-            this.workload = workload;
-        }
-
-        static Oracle start(Appliance site, long seed) {
-            List<NbdClient> clients = new ArrayList<>();
-            OracleWorkload.Builder builder = OracleWorkload.builder(seed).blocks(ORACLE_BLOCKS).queueDepth(8)
-                    .maxWriteBlocks(8).fuaPercent(5).flushPercent(2);
-            for (String v : ORACLE_VOLUMES) {
-                NbdClient client = NbdClient.connect(Appliance.HOST, site.nbdPort(), v);
-                clients.add(client);
-                builder.volume(v, client);
-            }
-            return new Oracle(clients, builder.build().start());
-        }
-
-        long acknowledged() {
-            return workload.acknowledged();
-        }
-
-        History stop() {
-            history = workload.stop();
-            LOG.info("Oracle run: {} writes acknowledged, {} failed, {} unknown", history.acknowledged(),
-                    history.failed(), history.unknown());
-            history.save(work.resolve("history-" + workload.runId() + ".json"));
-            return history;
-        }
-
-        @Override
-        public void close() {
-            if (history == null) {
-                stop();
-            }
-            for (NbdClient client : clients) {
-                client.abort();
-            }
-        }
     }
 }

@@ -78,4 +78,20 @@ record FioResult(ProcessResult process, Path report, JsonNode job) {
         return process.describe() + "\n--- job error " + jobError() + ", reads " + reads() + ", writes " + writes()
                 + "\n--- report\n" + reportText;
     }
+
+    /** fio's per-I/O latency log ({@code --write_lat_log}): "completion time (ms since 1970 with --log_unix_epoch), latency (ns), ...". */
+    static java.util.List<long[]> latencyLog(java.nio.file.Path log) {
+        java.util.List<long[]> entries = new java.util.ArrayList<>();
+        try {
+            for (String line : java.nio.file.Files.readAllLines(log)) {
+                String[] fields = line.split(",\\s*");
+                if (fields.length >= 2) {
+                    entries.add(new long[] {Long.parseLong(fields[0].trim()), Long.parseLong(fields[1].trim())});
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("Cannot read fio's latency log " + log, e);
+        }
+        return entries;
+    }
 }

@@ -92,7 +92,7 @@ class HotSwapIT {
         assertThat(write.exitCode()).as("fio under the updates\n%s", write.describe()).isZero();
         assertThat(write.jobError()).as("write errors").isZero();
         assertThat(write.writes()).as("every write of the job completed").isEqualTo(LOAD_BLOCKS);
-        List<long[]> latencies = readLatencyLog(dir.resolve("swap_lat.1.log"));
+        List<long[]> latencies = FioResult.latencyLog(dir.resolve("swap_lat.1.log"));
         assertThat(latencies).as("fio's latency log").hasSize((int) LOAD_BLOCKS);
         for (Update update : updates) {
             // writes completed before and after the update: the load ran across it
@@ -297,22 +297,6 @@ class HotSwapIT {
                 .until(() -> "Active".equals(Scenario.bundle(appliance, symbolicName).state()));
         assertThat(Scenario.bundle(appliance, symbolicName).id()).isEqualTo(bundle.id());
         return new Update(symbolicName, start, end, heldMillis, held.group(1), held.time().toString());
-    }
-
-    /** fio's latency log: per I/O "completion time (ms since 1970), latency (ns), direction, size, ...". */
-    private static List<long[]> readLatencyLog(Path log) {
-        List<long[]> entries = new ArrayList<>();
-        try {
-            for (String line : Files.readAllLines(log)) {
-                String[] fields = line.split(",\\s*");
-                if (fields.length >= 2) {
-                    entries.add(new long[] {Long.parseLong(fields[0].trim()), Long.parseLong(fields[1].trim())});
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot read fio's latency log " + log, e);
-        }
-        return entries;
     }
 
     private record Update(String bundle, long startMillis, long endMillis, long heldMillis, String reason,

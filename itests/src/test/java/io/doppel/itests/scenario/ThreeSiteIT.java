@@ -11,18 +11,12 @@ import io.doppel.itests.harness.ProcessResult;
 import io.doppel.itests.tools.CheckResult;
 import io.doppel.itests.tools.FaultProxy;
 import io.doppel.itests.tools.History;
-import io.doppel.itests.tools.NbdClient;
-import io.doppel.itests.tools.OracleWorkload;
 import io.doppel.itests.tools.ReplicaChecker;
-import io.doppel.itests.tools.ReplicaImage;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -138,7 +132,7 @@ class ThreeSiteIT {
         FioJob load = FioJob.of("load", a.nbdUri(FIO_VOLUME), "32M", 12).offset("32M").ioDepth(16);
         List<String> snapshots = new ArrayList<>();
         History history;
-        try (Oracle oracle = Oracle.start(a, seed++, null)) {
+        try (OracleRun oracle = OracleRun.start(a, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, seed++, null, work)) {
             var fio = load.start(work, load.writeCommand("write"));
             Random random = new Random(7);
             for (int i = 0; i < 3; i++) {
@@ -169,20 +163,13 @@ class ThreeSiteIT {
                 assertThat(verified.reads()).as("blocks fio verified").isGreaterThan(1000);
             }
         }
-        ok(ReplicaChecker.checkSync(history, images(b, history)));
-        ok(ReplicaChecker.checkPrefix(history, images(c, history), history.lastTick()));
+        OracleRun.ok(ReplicaChecker.checkSync(history, OracleRun.images(b, ORACLE_VOLUMES, history)));
+        OracleRun.ok(ReplicaChecker.checkPrefix(history, OracleRun.images(c, ORACLE_VOLUMES, history), history.lastTick()));
         for (String snapshot : snapshots) {
-            Map<String, ReplicaImage> images = new LinkedHashMap<>();
-            for (String v : ORACLE_VOLUMES) {
-                String export = v + "-" + snapshot;
-                c.execOk("doppel:export-add --volume " + v + " --snapshot " + snapshot + " " + export);
-                try (NbdClient client = NbdClient.connect(Appliance.HOST, c.nbdPort(), export)) {
-                    images.put(v, ReplicaImage.read(history, v, client));
-                }
-            }
-            CheckResult prefix = ReplicaChecker.checkPrefix(history, images);
+            CheckResult prefix = ReplicaChecker.checkPrefix(history,
+                    OracleRun.snapshotImages(c, ORACLE_VOLUMES, snapshot, history));
             LOG.info("Snapshot {} of C: {}", snapshot, prefix.describe());
-            ok(prefix);
+            OracleRun.ok(prefix);
         }
 
         // negative control: a suspended pair leaves C behind, and the compare notices
@@ -201,7 +188,7 @@ class ThreeSiteIT {
         toC.cut();
         History history;
         // fewer writes than A's journal holds: C catches up from the journal alone
-        try (Oracle oracle = Oracle.start(a, seed++, 1500)) {
+        try (OracleRun oracle = OracleRun.start(a, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, seed++, 1500, work)) {
             history = oracle.awaitEnd();
         }
         Sites.awaitPair(c, GROUP, "a", "disconnected", PAIR_TIMEOUT,
@@ -215,7 +202,7 @@ class ThreeSiteIT {
         LOG.info("Catch-up after a short cut: {} bytes to C for {} bytes written", bytes, written);
         assertThat(bytes).as("bytes to C after the heal: the records, not the volumes")
                 .isBetween(written, written * 12 / 10 + (1 << 20));
-        ok(ReplicaChecker.checkPrefix(history, images(c, history), history.lastTick()));
+        OracleRun.ok(ReplicaChecker.checkPrefix(history, OracleRun.images(c, ORACLE_VOLUMES, history), history.lastTick()));
     }
 
     @Test
@@ -225,7 +212,7 @@ class ThreeSiteIT {
         toC.cut();
         History history;
         JsonNode folded;
-        try (Oracle oracle = Oracle.start(a, seed++, null)) {
+        try (OracleRun oracle = OracleRun.start(a, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, seed++, null, work)) {
             folded = Sites.awaitPair(a, GROUP, "c", "to fold into its map", Duration.ofMinutes(2),
                     p -> p.path("mapBlocks").asLong() > 0);
             // more writes after the fold: the map and the journal both carry the catch-up
@@ -249,7 +236,7 @@ class ThreeSiteIT {
         assertThat(bytes).as("bytes to C against the distinct dirty blocks (%d bytes)", dirty)
                 .isBetween(surelyDirty * 9 / 10, dirty * 11 / 10);
         assertThat(Sites.pair(a, GROUP, "c").path("mapBlocks").asLong()).isZero();
-        ok(ReplicaChecker.checkPrefix(history, images(c, history), history.lastTick()));
+        OracleRun.ok(ReplicaChecker.checkPrefix(history, OracleRun.images(c, ORACLE_VOLUMES, history), history.lastTick()));
         for (String v : volumes()) {
             assertThat(Sites.compare(a.nbdUri(v), c.nbdUri(v)).exitCode()).as("compare %s with C", v).isZero();
         }
@@ -261,7 +248,7 @@ class ThreeSiteIT {
         zeroOracleRegion();
         History history;
         long cutTick;
-        try (Oracle oracle = Oracle.start(a, seed++, null)) {
+        try (OracleRun oracle = OracleRun.start(a, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, seed++, null, work)) {
             await().pollDelay(Duration.ofSeconds(1)).until(() -> true);
             cutTick = oracle.tick();
             toB.cut();
@@ -271,7 +258,7 @@ class ThreeSiteIT {
             await().atMost(Duration.ofMinutes(1)).until(() -> oracle.acknowledged() > mark + 200);
             history = oracle.stop();
         }
-        CheckResult stale = ReplicaChecker.checkSync(history, images(b, history));
+        CheckResult stale = ReplicaChecker.checkSync(history, OracleRun.images(b, ORACLE_VOLUMES, history));
         assertThat(stale.ok()).as("B must lack writes acknowledged after the cut: %s", stale.describe()).isFalse();
 
         // the mark is durable: it survives SIGKILL of both sites
@@ -297,7 +284,7 @@ class ThreeSiteIT {
         assertThat(bytes).as("bytes to B: the map's blocks, not the volumes")
                 .isLessThan((mapBlocks + lacked) * BLOCK * 11 / 10 + (1 << 20))
                 .isLessThan(3 * VOLUME_BYTES);
-        ok(ReplicaChecker.checkSync(history, images(b, history)));
+        OracleRun.ok(ReplicaChecker.checkSync(history, OracleRun.images(b, ORACLE_VOLUMES, history)));
         for (String v : volumes()) {
             assertThat(Sites.compare(a.nbdUri(v), b.nbdUri(v)).exitCode()).as("compare %s with B", v).isZero();
         }
@@ -308,13 +295,13 @@ class ThreeSiteIT {
     void syncPrimaryKilledUnderLoadLosesNoAcknowledgedWrite() throws Exception {
         zeroOracleRegion();
         History history;
-        try (Oracle oracle = Oracle.start(a, seed++, null)) {
+        try (OracleRun oracle = OracleRun.start(a, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, seed++, null, work)) {
             await().atMost(Duration.ofMinutes(1)).until(() -> oracle.acknowledged() > 2000);
             a.kill();
             history = oracle.stop();
         }
         assertThat(history.unknown()).as("writes in flight at the kill").isPositive();
-        ok(ReplicaChecker.checkSync(history, images(b, history)));
+        OracleRun.ok(ReplicaChecker.checkSync(history, OracleRun.images(b, ORACLE_VOLUMES, history)));
 
         a.start();
         Sites.awaitPair(a, GROUP, "b", "in sync after the restart", PAIR_TIMEOUT,
@@ -324,95 +311,15 @@ class ThreeSiteIT {
             ProcessResult cmp = Sites.compare(a.nbdUri(v), b.nbdUri(v));
             assertThat(cmp.exitCode()).as("compare %s of the restarted A with B\n%s", v, cmp.describe()).isZero();
         }
-        ok(ReplicaChecker.checkSync(history, images(a, history)));
+        OracleRun.ok(ReplicaChecker.checkSync(history, OracleRun.images(a, ORACLE_VOLUMES, history)));
     }
 
     // ---------------------------------------------------------------------------------- helpers
 
-    private static void ok(CheckResult result) {
-        LOG.info("{}", result.describe());
-        result.requireOk();
-    }
-
     /** Zeroes the oracle's blocks on A and waits until both targets have it. */
     private static void zeroOracleRegion() throws Exception {
-        for (String v : ORACLE_VOLUMES) {
-            try (NbdClient client = NbdClient.connect(Appliance.HOST, a.nbdPort(), v)) {
-                client.writeZeroes(0, ORACLE_BLOCKS * BLOCK).get(1, TimeUnit.MINUTES);
-                client.flush().get(1, TimeUnit.MINUTES);
-            }
-        }
+        OracleRun.zero(a, ORACLE_VOLUMES, ORACLE_BLOCKS);
         Sites.awaitCaughtUp(a, GROUP, "b", PAIR_TIMEOUT);
         Sites.awaitCaughtUp(a, GROUP, "c", PAIR_TIMEOUT);
-    }
-
-    /** The oracle volumes of {@code site}, read through its exports. */
-    private static Map<String, ReplicaImage> images(Appliance site, History history) {
-        Map<String, ReplicaImage> images = new LinkedHashMap<>();
-        for (String v : ORACLE_VOLUMES) {
-            try (NbdClient client = NbdClient.connect(Appliance.HOST, site.nbdPort(), v)) {
-                images.put(v, ReplicaImage.read(history, v, client));
-            }
-        }
-        return images;
-    }
-
-    /** The oracle workload on A's r1 and r2, with its own NBD connections. */
-    private static final class Oracle implements AutoCloseable {
-        private final List<NbdClient> clients;
-        private final OracleWorkload workload;
-        private History history;
-
-        private Oracle(List<NbdClient> clients, OracleWorkload workload) {
-            this.clients = clients;
-            this.workload = workload;
-        }
-
-        static Oracle start(Appliance site, long seed, Integer writes) {
-            List<NbdClient> clients = new ArrayList<>();
-            OracleWorkload.Builder builder = OracleWorkload.builder(seed).blocks(ORACLE_BLOCKS).queueDepth(16)
-                    .maxWriteBlocks(8).fuaPercent(5).flushPercent(2);
-            for (String v : ORACLE_VOLUMES) {
-                NbdClient client = NbdClient.connect(Appliance.HOST, site.nbdPort(), v);
-                clients.add(client);
-                builder.volume(v, client);
-            }
-            if (writes != null) {
-                builder.maxWrites(writes);
-            }
-            return new Oracle(clients, builder.build().start());
-        }
-
-        long acknowledged() {
-            return workload.acknowledged();
-        }
-
-        long tick() {
-            return workload.tick();
-        }
-
-        History awaitEnd() {
-            history = workload.awaitEnd(Duration.ofMinutes(2));
-            history.save(work.resolve("history-" + workload.runId() + ".json"));
-            return history;
-        }
-
-        History stop() {
-            history = workload.stop();
-            LOG.info("Oracle run: {} writes acknowledged, {} failed, {} unknown", history.acknowledged(),
-                    history.failed(), history.unknown());
-            history.save(work.resolve("history-" + workload.runId() + ".json"));
-            return history;
-        }
-
-        @Override
-        public void close() {
-            if (history == null) {
-                stop();
-            }
-            for (NbdClient client : clients) {
-                client.abort();
-            }
-        }
     }
 }

@@ -249,7 +249,11 @@ final class PrimaryPair {
      * watermark, since the journal runs ahead of the volumes.
      */
     private Position imagePosition(Journal j) {
-        return cascaded() ? Position.min(j.head(), group.tracker.watermark()) : j.head();
+        return imagePosition(j, cascaded());
+    }
+
+    private Position imagePosition(Journal j, boolean cascade) {
+        return cascade ? Position.min(j.head(), group.tracker.watermark()) : j.head();
     }
 
     /**
@@ -261,20 +265,7 @@ final class PrimaryPair {
         if (map == null || cursor == null) {
             return;
         }
-        synchronized (mapLock) {
-            Position head = j.head();
-            Position from = cursor.position().isBefore(j.retainedStart()) ? j.retainedStart() : cursor.position();
-            if (from.isBefore(head)) {
-                try (JournalReader r = j.read(from, head)) {
-                    addToMap(r);
-                }
-            }
-            map.persist(head);
-            mapGeneration.incrementAndGet();
-            if (cursor.position().isBefore(head)) {
-                cursor.advance(head);
-            }
-        }
+        foldThrough(j, cursor.position(), j.head());
         upstreamRebased = true;
         LOG.info("Pair {}: {} here is rebased by its own resync; {} gets a pass ({} blocks in its map)", id, group.name, peer,
                 map.blocks());
@@ -591,25 +582,32 @@ final class PrimaryPair {
             // the peer's journal restarts where the volumes' image stands, so that a pass copying
             // them and the records after that point together make the whole stream
             Position head = imagePosition(j);
-            Position from = lostFrom == null ? cursor.position() : Position.min(cursor.position(), lostFrom);
-            if (from.isBefore(j.retainedStart())) {
-                from = j.retainedStart();
-            }
-            synchronized (mapLock) {
-                if (from.isBefore(head)) {
-                    try (JournalReader r = j.read(from, head)) {
-                        addToMap(r);
-                    }
-                }
-                map.persist(head);
-                mapGeneration.incrementAndGet();
-            }
-            if (cursor.position().isBefore(head)) {
-                cursor.advance(head);
-            }
+            foldThrough(j, lostFrom == null ? cursor.position() : Position.min(cursor.position(), lostFrom), head);
             return head;
         } finally {
             group.appendLock.unlock();
+        }
+    }
+
+    /**
+     * The blocks of the records after {@code from} (or the retained start, if later) through
+     * {@code upTo} go into the map, persisted as covering {@code upTo}, and the cursor moves there.
+     */
+    private void foldThrough(Journal j, Position from, Position upTo) throws IOException {
+        if (from.isBefore(j.retainedStart())) {
+            from = j.retainedStart();
+        }
+        synchronized (mapLock) {
+            if (from.isBefore(upTo)) {
+                try (JournalReader r = j.read(from, upTo)) {
+                    addToMap(r);
+                }
+            }
+            map.persist(upTo);
+            mapGeneration.incrementAndGet();
+            if (cursor.position().isBefore(upTo)) {
+                cursor.advance(upTo);
+            }
         }
     }
 
@@ -1085,7 +1083,8 @@ final class PrimaryPair {
             // a suspended pair sends nothing; its cursor keeps what the peer will need on resume
             return Wire.records(id, List.of(), 0, false, j.retainedStart(), j.head(), false, 0, 0, 0);
         }
-        if (cascaded()) {
+        boolean cascade = cascaded();
+        if (cascade) {
             if (upstreamRebased) {
                 // this journal no longer continues the peer's: a pass restarts it
                 poke();
@@ -1098,7 +1097,7 @@ final class PrimaryPair {
             }
         }
         Position limit = repl.syncFloor(group, j.head());
-        if (cascaded()) {
+        if (cascade) {
             // only what this copy holds durably: after a crash here it may have lost an unforced
             // tail, and the peer must never hold records this journal no longer continues to
             limit = Position.min(limit, j.durable());
@@ -1211,7 +1210,7 @@ final class PrimaryPair {
                     slot.locks.lock(offset, len);
                     try {
                         // read under the block lock: every record through the tag is in the data
-                        tag = cascade ? Position.min(group.journal.head(), group.tracker.watermark()) : group.journal.head();
+                        tag = imagePosition(group.journal, cascade);
                         slot.volume.read(buf, offset);
                     } finally {
                         slot.locks.unlock(offset, len);
