@@ -17,7 +17,17 @@ import io.doppel.api.journal.Position;
  * @param applied       every record through here reached the volumes
  * @param checkpoint    volumes durable through here
  * @param journalCapacity the journal's byte limit
+ * @param journalOnly   the group keeps a journal but no volume data: the middle site of a
+ *                      cascade that relays its source's records and passes (its volumes are
+ *                      names and sizes only, never written)
  */
 public record GroupInfo(String name, int id, List<String> volumes, String state, String detail,
-                        Position head, Position applied, Position checkpoint, long journalCapacity) {
+                        Position head, Position applied, Position checkpoint, long journalCapacity,
+                        boolean journalOnly) {
+
+    /** A group with volumes. */
+    public GroupInfo(String name, int id, List<String> volumes, String state, String detail, Position head,
+            Position applied, Position checkpoint, long journalCapacity) {
+        this(name, id, volumes, state, detail, head, applied, checkpoint, journalCapacity, false);
+    }
 }

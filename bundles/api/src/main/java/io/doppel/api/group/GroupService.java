@@ -21,6 +21,16 @@ public interface GroupService {
     /** @param journalCapacity bytes, or 0 for the journal service's default */
     GroupInfo createGroup(String name, long journalCapacity) throws IOException;
 
+    /**
+     * Creates a group; a {@code journalOnly} group keeps a journal but no volume data. It can
+     * only be the target of a pair and the source of async pairs from it (the middle site of a
+     * cascade): it journals its source's records, serves them to its own peers, relays its
+     * source's resync passes to them, and never folds (a full journal holds its source back).
+     *
+     * @param journalCapacity bytes, or 0 for the journal service's default
+     */
+    GroupInfo createGroup(String name, long journalCapacity, boolean journalOnly) throws IOException;
+
     List<GroupInfo> groups();
 
     Optional<GroupInfo> group(String name);

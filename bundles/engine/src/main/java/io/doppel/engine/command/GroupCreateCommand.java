@@ -24,18 +24,22 @@ public final class GroupCreateCommand implements Action {
     @Option(name = "-c", aliases = "--journal-capacity", description = "Journal size limit, e.g. 2G (default: the journal service's)")
     String capacity;
 
+    @Option(name = "--journal-only", description = "Keep a journal but no volume data: the middle site of a cascade,"
+            + " which relays its source's records and passes to the pairs from it")
+    boolean journalOnly;
+
     @Option(name = "-j", aliases = "--json", description = "Print JSON")
     boolean json;
 
     @Override
     public Object execute() throws Exception {
         long cap = capacity == null ? 0 : ByteSize.parse(capacity).bytes();
-        GroupInfo g = groups.createGroup(name, cap);
+        GroupInfo g = groups.createGroup(name, cap, journalOnly);
         if (json) {
             Json.print(System.out, g);
         } else {
-            System.out.println("Created group " + g.name() + " (id " + g.id() + ", journal "
-                    + ByteSize.format(g.journalCapacity()) + ")");
+            System.out.println("Created " + (g.journalOnly() ? "journal-only " : "") + "group " + g.name() + " (id " + g.id()
+                    + ", journal " + ByteSize.format(g.journalCapacity()) + ")");
         }
         return null;
     }

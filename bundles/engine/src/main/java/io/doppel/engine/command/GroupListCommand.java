@@ -35,13 +35,15 @@ public final class GroupListCommand implements Action {
         t.column("Id");
         t.column("State");
         t.column("Volumes");
+        t.column("Keeps");
         t.column("Head");
         t.column("Applied");
         t.column("Checkpoint");
         t.column("Journal limit");
         t.column("Detail");
         for (GroupInfo g : groups.groups()) {
-            t.addRow().addContent(g.name(), g.id(), g.state(), String.join(",", g.volumes()), g.head(), g.applied(),
+            t.addRow().addContent(g.name(), g.id(), g.state(), String.join(",", g.volumes()),
+                    g.journalOnly() ? "journal only" : "journal+data", g.head(), g.applied(),
                     g.checkpoint(), ByteSize.format(g.journalCapacity()), g.detail() == null ? "" : g.detail());
         }
         t.print(System.out, !noFormat);

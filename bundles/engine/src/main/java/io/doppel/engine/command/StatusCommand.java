@@ -32,7 +32,7 @@ public final class StatusCommand implements Action {
         System.out.println("Services  volume " + (s.volumeService() ? "present" : "ABSENT") + ", journal "
                 + (s.journalService() ? "present" : "ABSENT"));
         for (GroupInfo g : s.groups()) {
-            System.out.println("Group     " + g.name() + ": " + g.state() + (g.detail() == null ? "" : " (" + g.detail() + ")")
+            System.out.println("Group     " + g.name() + (g.journalOnly() ? " (journal only)" : "") + ": " + g.state() + (g.detail() == null ? "" : " (" + g.detail() + ")")
                     + ", volumes " + String.join(",", g.volumes()) + ", head " + g.head() + ", checkpoint " + g.checkpoint());
         }
         for (String p : s.configProblems()) {

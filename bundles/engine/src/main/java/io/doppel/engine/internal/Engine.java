@@ -88,7 +88,7 @@ public final class Engine implements DeviceProvider, GroupService {
         this.site = siteStore.loadOrCreate();
         registry.load();
         for (GroupRegistry.Entry e : registry.entries()) {
-            groups.put(e.name(), new Group(e.name(), e.id(), e.journalCapacity()));
+            groups.put(e.name(), new Group(e.name(), e.id(), e.journalCapacity(), e.journalOnly()));
         }
         LOG.info("Doppel site {} ({}) at {}", site.id(), site.name(), settings.home());
     }
@@ -206,7 +206,7 @@ public final class Engine implements DeviceProvider, GroupService {
                 // A volume names a group the registry lacks (registry lost or edited): adopt it.
                 try {
                     GroupRegistry.Entry e = registry.add(info.group(), 0);
-                    groups.put(e.name(), new Group(e.name(), e.id(), e.journalCapacity()));
+                    groups.put(e.name(), new Group(e.name(), e.id(), e.journalCapacity(), e.journalOnly()));
                     LOG.warn("Volume {} names group {} which was not registered; registered it", info.name(), info.group());
                 } catch (IOException | IllegalArgumentException e) {
                     LOG.error("Cannot register group {} of volume {}", info.group(), info.name(), e);
@@ -267,6 +267,9 @@ public final class Engine implements DeviceProvider, GroupService {
                         skipped++;
                     }
                     continue;
+                }
+                if (g.journalOnly) {
+                    continue; // its volumes hold no data: the records are kept for its peers, not applied
                 }
                 apply(rec, slot);
                 applied++;
@@ -389,8 +392,10 @@ public final class Engine implements DeviceProvider, GroupService {
             }
             site = site.withBootstrapped();
             siteStore.save(site);
-            LOG.info("First start: created group {} and volume {} ({} bytes)", s.firstGroup(), s.firstVolume(),
-                    s.firstVolumeSize());
+            if (!s.firstGroup().isEmpty()) {
+                LOG.info("First start: created group {} and volume {} ({} bytes)", s.firstGroup(), s.firstVolume(),
+                        s.firstVolumeSize());
+            }
         } catch (IOException | RuntimeException e) {
             LOG.error("First start: creating the default group and volume failed", e);
         }
@@ -789,14 +794,24 @@ public final class Engine implements DeviceProvider, GroupService {
     @Override
     public BlockDevice open(String volume, boolean readOnly) throws IOException {
         awaitAttached();
-        VolumeSlot s = slot(volume);
+        VolumeSlot s = dataSlot(volume);
         return new EngineDevice(this, s, readOnly);
+    }
+
+    /** A volume whose data is kept here: a journal-only group's volumes are names and sizes only. */
+    private VolumeSlot dataSlot(String volume) {
+        VolumeSlot s = slot(volume);
+        if (s.group.journalOnly) {
+            throw new IllegalStateException("volume " + volume + " belongs to journal-only group " + s.group.name
+                    + ": this site keeps its journal, not its data");
+        }
+        return s;
     }
 
     @Override
     public BlockDevice openSnapshot(String volume, String snapshot) throws IOException {
         awaitAttached();
-        VolumeSlot s = slot(volume);
+        VolumeSlot s = dataSlot(volume);
         Volume v = s.volume;
         if (v == null) {
             throw new DeviceException(IoError.EIO, "volume " + volume + " is not available: " + gate.reason());
@@ -816,15 +831,24 @@ public final class Engine implements DeviceProvider, GroupService {
 
     @Override
     public GroupInfo createGroup(String name, long journalCapacity) throws IOException {
+        return createGroup(name, journalCapacity, false);
+    }
+
+    @Override
+    public GroupInfo createGroup(String name, long journalCapacity, boolean journalOnly) throws IOException {
         synchronized (admin) {
             requireAttached();
-            return info(createGroupLocked(name, journalCapacity));
+            return info(createGroupLocked(name, journalCapacity, journalOnly));
         }
     }
 
     private Group createGroupLocked(String name, long journalCapacity) throws IOException {
-        GroupRegistry.Entry e = registry.add(name, journalCapacity);
-        Group g = new Group(e.name(), e.id(), e.journalCapacity());
+        return createGroupLocked(name, journalCapacity, false);
+    }
+
+    private Group createGroupLocked(String name, long journalCapacity, boolean journalOnly) throws IOException {
+        GroupRegistry.Entry e = registry.add(name, journalCapacity, journalOnly);
+        Group g = new Group(e.name(), e.id(), e.journalCapacity(), e.journalOnly());
         groups.put(g.name, g);
         attachGroup(g, attachedVolumes, attachedJournals, List.of());
         return g;
@@ -848,7 +872,7 @@ public final class Engine implements DeviceProvider, GroupService {
         Position cp = j == null ? Position.ZERO : j.checkpoint();
         long capacity = j == null ? g.journalCapacity : j.status().capacityBytes();
         return new GroupInfo(g.name, g.id, g.volumeNames(), g.state.label, g.detail, head, g.tracker.watermark(), cp,
-                capacity);
+                capacity, g.journalOnly);
     }
 
     Map<String, Group> groupMap() {
@@ -893,6 +917,10 @@ public final class Engine implements DeviceProvider, GroupService {
         Group g = groups.get(group);
         if (g == null) {
             throw new IllegalArgumentException("group " + group + " does not exist; create it with doppel:group-create");
+        }
+        if (g.journalOnly) {
+            throw new IllegalStateException("group " + group + " is journal-only: it keeps no volume data; its volumes"
+                    + " come from the pair whose target it is");
         }
         Replication r = replication;
         if (r != null && r.paired(g)) {
@@ -980,7 +1008,7 @@ public final class Engine implements DeviceProvider, GroupService {
     public SnapshotInfo snapshot(String volume, String snapshot) throws IOException {
         synchronized (admin) {
             requireAttached();
-            VolumeSlot slot = slot(volume);
+            VolumeSlot slot = dataSlot(volume);
             slot.locks.lockAll();
             try {
                 SnapshotInfo info = slot.volume.createSnapshot(snapshot);
@@ -999,6 +1027,10 @@ public final class Engine implements DeviceProvider, GroupService {
             Group g = groups.get(group);
             if (g == null) {
                 throw new IllegalArgumentException("group " + group + " does not exist");
+            }
+            if (g.journalOnly) {
+                throw new IllegalStateException("group " + group + " is journal-only: this site keeps its journal, not its"
+                        + " data; snapshot a site that has the volumes");
             }
             List<VolumeSlot> members = new ArrayList<>(g.volumes.values());
             members.sort(Comparator.comparingInt(s -> s.id));
@@ -1036,7 +1068,7 @@ public final class Engine implements DeviceProvider, GroupService {
     public void rollback(String volume, String snapshot) throws IOException {
         synchronized (admin) {
             requireAttached();
-            VolumeSlot slot = slot(volume);
+            VolumeSlot slot = dataSlot(volume);
             if (slot.group.target != null) {
                 throw new IllegalStateException("volume " + volume + " is a replica of a pair's primary; roll back"
                         + " at the primary, or delete the pair first");
@@ -1159,6 +1191,9 @@ public final class Engine implements DeviceProvider, GroupService {
 
     /** Keeps the last consistent image of a target's volumes while a resync makes them inconsistent. */
     void resyncSnapshots(Group g, String name) throws IOException {
+        if (g.journalOnly) {
+            return; // no image here to keep
+        }
         synchronized (admin) {
             for (VolumeSlot s : g.volumes.values()) {
                 if (s.volume.snapshots().stream().anyMatch(i -> i.name().equals(name))) {

@@ -55,7 +55,7 @@ import org.slf4j.LoggerFactory;
 @Component(service = {DeviceProvider.class, GroupService.class, SiteIdentity.class, EngineStatus.class,
         PairService.class, FrameHandler.class, PeerListener.class},
         immediate = true, configurationPid = "io.doppel.engine",
-        property = FrameHandler.TYPES + "=100,101,102,103,104,105,106,107,108,109")
+        property = FrameHandler.TYPES + "=100,101,102,103,104,105,106,107,108,109,110")
 @Designate(ocd = EngineConfig.class)
 public final class EngineComponent implements DeviceProvider, GroupService, SiteIdentity, EngineStatus, PairService,
         FrameHandler, PeerListener {
@@ -270,6 +270,11 @@ public final class EngineComponent implements DeviceProvider, GroupService, Site
     @Override
     public GroupInfo createGroup(String name, long journalCapacity) throws IOException {
         return engine.createGroup(name, journalCapacity);
+    }
+
+    @Override
+    public GroupInfo createGroup(String name, long journalCapacity, boolean journalOnly) throws IOException {
+        return engine.createGroup(name, journalCapacity, journalOnly);
     }
 
     @Override

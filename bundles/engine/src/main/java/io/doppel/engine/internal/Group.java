@@ -37,6 +37,12 @@ final class Group {
     final String name;
     final int id;
     final long journalCapacity;
+    /**
+     * A journal but no volume data (the middle site of a cascade): its volume slots carry names,
+     * ids and sizes for its peers, and their files are never written; records are relayed, not
+     * applied.
+     */
+    final boolean journalOnly;
     final Map<Integer, VolumeSlot> volumes = new ConcurrentHashMap<>();
 
     /** Null while the journal service is absent. */
@@ -66,10 +72,11 @@ final class Group {
     final TreeMap<Long, Pending> pending = new TreeMap<>();
     final Object checkpointLock = new Object();
 
-    Group(String name, int id, long journalCapacity) {
+    Group(String name, int id, long journalCapacity, boolean journalOnly) {
         this.name = name;
         this.id = id;
         this.journalCapacity = journalCapacity;
+        this.journalOnly = journalOnly;
     }
 
     List<String> volumeNames() {

@@ -14,10 +14,11 @@ import io.doppel.api.storage.Storage;
 final class GroupRegistry {
 
     static final String MAGIC = "DGRP";
-    static final int VERSION = 1;
+    /** 2 adds the journal-only flag; a version 1 file is read as groups with volumes. */
+    static final int VERSION = 2;
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
-    record Entry(String name, int id, long journalCapacity) {
+    record Entry(String name, int id, long journalCapacity, boolean journalOnly) {
     }
 
     private final Storage storage;
@@ -35,11 +36,15 @@ final class GroupRegistry {
         if (!storage.exists(file)) {
             return;
         }
-        DataInputStream in = MetaFile.read(storage, file, MAGIC, VERSION);
+        MetaFile.Versioned v = MetaFile.read(storage, file, MAGIC, 1, VERSION);
+        DataInputStream in = v.in();
         nextId = in.readInt();
         int n = in.readInt();
         for (int i = 0; i < n; i++) {
-            entries.add(new Entry(in.readUTF(), in.readInt(), in.readLong()));
+            String name = in.readUTF();
+            int id = in.readInt();
+            long cap = in.readLong();
+            entries.add(new Entry(name, id, cap, v.version() >= 2 && in.readBoolean()));
         }
     }
 
@@ -51,6 +56,7 @@ final class GroupRegistry {
                 out.writeUTF(e.name());
                 out.writeInt(e.id());
                 out.writeLong(e.journalCapacity());
+                out.writeBoolean(e.journalOnly());
             }
         });
     }
@@ -64,6 +70,10 @@ final class GroupRegistry {
     }
 
     Entry add(String name, long journalCapacity) throws IOException {
+        return add(name, journalCapacity, false);
+    }
+
+    Entry add(String name, long journalCapacity, boolean journalOnly) throws IOException {
         if (name == null || !NAME.matcher(name).matches()) {
             throw new IllegalArgumentException("group name '" + name
                     + "' is invalid: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
@@ -74,7 +84,7 @@ final class GroupRegistry {
         if (journalCapacity < 0) {
             throw new IllegalArgumentException("journal capacity must not be negative: " + journalCapacity);
         }
-        Entry e = new Entry(name, nextId++, journalCapacity);
+        Entry e = new Entry(name, nextId++, journalCapacity, journalOnly);
         entries.add(e);
         save();
         return e;

@@ -116,6 +116,22 @@ final class PrimaryPair {
 
     private final Rate rate = new Rate();
 
+    /**
+     * Journal-only source: the peer needs a whole copy (a new pair, or its journal does not
+     * continue this one); only this group's own source can give it, by a pass relayed here.
+     */
+    private volatile boolean needsWhole;
+    /** Journal-only source: a pass of this group's own source is being relayed to the peer. */
+    private volatile boolean relaying;
+    /** The session whose OPEN the peer answered (0 between sessions): a relay runs within one. */
+    private volatile long openSession;
+    private final AtomicLong sessions = new AtomicLong();
+    private long lastWholeRequest;
+    /** How often a journal-only source asks its own source again for a whole pass. */
+    private static final long WHOLE_REQUEST_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** How long a relayed rebase waits for the peer to hold everything this journal has. */
+    private static final long RELAY_DRAIN_MILLIS = 120_000;
+
     PrimaryPair(Replication repl, Group group, PairStore.PairRecord rec) {
         this.repl = repl;
         this.group = group;
@@ -130,13 +146,17 @@ final class PrimaryPair {
     void start(Journal journal) throws IOException {
         DifferenceMap m = repl.maps().open(id);
         this.map = m;
-        this.cursor = journal.cursor(cursorName(id), this::fold);
+        // a journal-only group has no volumes to copy folded blocks from: its cursors never fold,
+        // and a full journal holds its own source back instead
+        this.cursor = journal.cursor(cursorName(id), group.journalOnly ? null : this::fold);
         synchronized (acks) {
             // The peer holds at least what it reported durable before.
             durable = Position.max(durable, cursor.position());
             journaled = Position.max(journaled, durable);
         }
-        if (!rec.fullCopyDone() && m.blocks() == 0) {
+        if (group.journalOnly) {
+            needsWhole = !rec.fullCopyDone();
+        } else if (!rec.fullCopyDone() && m.blocks() == 0) {
             markWholeGroup(m, cursor.position());
             LOG.info("Pair {} ({} to {}): initial copy of {} blocks planned", id, group.name, peer, m.blocks());
         }
@@ -263,6 +283,15 @@ final class PrimaryPair {
      */
     void sourceRebasing(Journal j) throws IOException {
         if (map == null || cursor == null) {
+            return;
+        }
+        if (group.journalOnly) {
+            // relayBegin left the cursor at the head (the peer holds everything, or needs a whole
+            // copy anyway); a rebase needs every cursor there
+            if (cursor.position().isBefore(j.head())) {
+                needsWhole = true;
+                cursor.advance(j.head());
+            }
             return;
         }
         foldThrough(j, cursor.position(), j.head());
@@ -427,6 +456,10 @@ final class PrimaryPair {
             applied = opened.applied();
         }
         updateAcks(opened);
+        if (group.journalOnly) {
+            relaySession(l, mode, o, j);
+            return;
+        }
         Position start;
         // The peer's journal continues ours when it is inside what we retain; otherwise fold what
         // it lacks into the map and restart its journal at our head.
@@ -536,6 +569,14 @@ final class PrimaryPair {
         synchronized (acks) {
             return Position.max(cursor.position(), foldedThrough);
         }
+    }
+
+    private long groupBlocks() {
+        long n = 0;
+        for (VolumeSlot s : group.volumes.values()) {
+            n += s.size / VolumeService.BLOCK_SIZE;
+        }
+        return n;
     }
 
     /** Every block of every volume goes into the map: a full copy. */
@@ -656,8 +697,9 @@ final class PrimaryPair {
             // the peer's journal restarts at start: durably below what it reported before
             rec = repl.store().update(id, r -> r.withPeerDurable(start));
         }
-        Frame f = new Wire.Out(Wire.RESYNC_BEGIN, id, 32).putPosition(start).putBoolean(rebase).putLong(map.blocks())
-                .frame();
+        long blocks = map.blocks();
+        Frame f = new Wire.Out(Wire.RESYNC_BEGIN, id, 40).putPosition(start).putBoolean(rebase).putLong(blocks)
+                .putBoolean(blocks >= groupBlocks()).frame();
         Wire.Ack a = Wire.Ack.read(reply(l.request(f, RESYNC_BEGIN_MILLIS), RESYNC_BEGIN_MILLIS + 5_000));
         synchronized (acks) {
             if (rebase) {
@@ -667,6 +709,228 @@ final class PrimaryPair {
             }
         }
         updateAcks(a);
+    }
+
+    // ---- journal-only source: passes relayed from this group's own source -----------------------
+
+    /**
+     * A session from a journal-only group. Records reach the peer from this journal as in any
+     * pull pair, but no pass starts here: there are no volumes to copy from. A peer whose
+     * journal does not continue this one waits for a whole pass from this group's own source,
+     * which this site relays (relayBegin, relayData, relayEnd); until then its cursor follows
+     * the head, so it holds nothing back.
+     */
+    private void relaySession(PeerLink l, CopyMode mode, Opened o, Journal j) throws Exception {
+        if (mode.transfer() != CopyMode.Transfer.PULL) {
+            throw new IOException("group " + group.name + " here is journal-only; a pair from it pulls: use async");
+        }
+        Position peerHead = o.ack().journaled();
+        boolean continues = o.continues() && rec.fullCopyDone() && !peerHead.isAfter(j.head())
+                && !peerHead.isBefore(j.retainedStart());
+        if (!continues && !needsWhole) {
+            LOG.info("Pair {}: {}'s journal (at {}) does not continue {} here ({} to {}); it needs a whole copy, relayed"
+                    + " from the source's next pass", id, peer, peerHead, group.name, j.retainedStart(), j.head());
+        }
+        if (!continues) {
+            needsWhole = true;
+        }
+        sent = peerHead;
+        openSession = sessions.incrementAndGet();
+        try {
+            while (!stopped && l.isConnected() && !rec.suspended() && mode() == mode) {
+                checkBroken();
+                if (needsWhole && !relaying) {
+                    // nothing here continues the peer's journal: keep none of it for the peer
+                    advanceCursor(j.head());
+                    requestWholePass();
+                } else if (!relaying && !"replicating".equals(state)) {
+                    state("replicating", "");
+                }
+                maybeNotePeerDurable();
+                waitForChange(200);
+            }
+        } finally {
+            openSession = 0;
+        }
+        if (!l.isConnected()) {
+            throw new IOException("link to " + peer + " is down");
+        }
+    }
+
+    /** Asks this group's own source for a whole pass, at most every few seconds. */
+    private void requestWholePass() {
+        TargetPair t = group.target;
+        String why = peer + " needs a whole copy of " + group.name;
+        if (t == null) {
+            state("waiting-for-source", why + "; " + group.name + " here is not the target of a pair yet");
+            return;
+        }
+        state("waiting-for-source", why + ", relayed from the next whole pass from " + t.peer);
+        long now = System.nanoTime();
+        if (lastWholeRequest == 0 || now - lastWholeRequest > WHOLE_REQUEST_NANOS) {
+            lastWholeRequest = now;
+            t.requestWholePass(why);
+        }
+    }
+
+    /**
+     * This group's own source begins a pass to it (journal-only): the pass goes on to the peer,
+     * which restarts its journal with this one. Runs on the target pair's frame thread, where
+     * records are appended too, so the head stands still meanwhile.
+     *
+     * @return whether the pass is relayed: a peer that needs a whole copy gets only a whole pass
+     * @throws IOException when the peer cannot take it (the source's pass fails and is redone)
+     */
+    boolean relayBegin(Journal j, Position start, boolean rebase, boolean whole, long blocks) throws Exception {
+        if (needsWhole && !whole) {
+            LOG.info("Pair {}: a pass of {} blocks is not relayed to {}, which needs a whole copy", id, blocks, peer);
+            return false;
+        }
+        long session = openSession;
+        PeerLink l = link;
+        if (session == 0 || l == null || !l.isConnected()) {
+            throw new IOException("group " + group.name + " here is journal-only and relays every pass, but its pair with "
+                    + peer + " is not connected (" + state + (detail.isEmpty() ? "" : ": " + detail) + ")");
+        }
+        checkBroken();
+        boolean whole0 = needsWhole;
+        if (rebase && !whole0) {
+            // this journal restarts at the source's position: the peer takes all of it first
+            awaitPeerDurable(j.head());
+        }
+        // the peer's journal restarts with this one: at the source's position, or at this head
+        Position peerStart = rebase ? start : j.head();
+        boolean peerRebase = rebase || whole0;
+        relaying = true;
+        relayRestarted = peerRebase;
+        try {
+            if (peerRebase && cursor.position().isBefore(j.head())) {
+                cursor.advance(j.head()); // the peer holds it all (drained), or gets a whole copy
+            }
+            resyncTotal = blocks;
+            resyncDone.set(0);
+            state(whole0 ? "initial-copy" : "resyncing", "relaying " + blocks + " blocks from " + group.target.peer);
+            Frame f = new Wire.Out(Wire.RESYNC_BEGIN, id, 40).putPosition(peerStart).putBoolean(peerRebase)
+                    .putLong(blocks).putBoolean(whole).frame();
+            Wire.Ack a = Wire.Ack.read(reply(l.request(f, RESYNC_BEGIN_MILLIS), RESYNC_BEGIN_MILLIS + 5_000));
+            if (openSession != session) {
+                throw new IOException("the session with " + peer + " ended while a relayed pass began");
+            }
+            synchronized (acks) {
+                if (peerRebase) {
+                    journaled = a.journaled();
+                    durable = a.durable();
+                    applied = a.applied();
+                    sent = peerStart;
+                }
+            }
+            updateAcks(a);
+            relayIn = session;
+            LOG.info("Pair {}: relaying a pass of {} blocks{} to {}; its journal {}", id, blocks, whole ? " (whole)" : "",
+                    peer, peerRebase ? "restarts at " + peerStart : "goes on");
+            return true;
+        } catch (Exception e) {
+            relayAbort();
+            throw e;
+        }
+    }
+
+    /** The session a relayed pass runs in. */
+    private volatile long relayIn;
+    /** The relayed pass restarted the peer's journal. */
+    private volatile boolean relayRestarted;
+
+    /** Waits until the peer reports this journal's records through {@code pos} durable. */
+    private void awaitPeerDurable(Position pos) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RELAY_DRAIN_MILLIS);
+        synchronized (acks) {
+            while (durable.isBefore(pos)) {
+                if (stopped || broken != null || openSession == 0) {
+                    throw new IOException("pair " + id + " with " + peer + " ended before the peer held " + pos);
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IOException(peer + " did not take this journal through " + pos + " within "
+                            + RELAY_DRAIN_MILLIS + " ms (it holds " + durable + " durably)");
+                }
+                acks.wait(100);
+            }
+        }
+        notePeerDurable(pos);
+    }
+
+    /**
+     * A relayed pass failed (the source redoes its pass later). A peer whose journal it restarted
+     * gets a whole pass next: what it holds after the restart no longer follows from this journal.
+     */
+    void relayAbort() {
+        if (!relaying) {
+            return;
+        }
+        relaying = false;
+        if (relayRestarted) {
+            needsWhole = true;
+            LOG.info("Pair {}: the relayed pass to {} broke off after restarting its journal; it needs a whole copy", id,
+                    peer);
+        }
+        poke();
+    }
+
+    /** Relays one RESYNC_DATA frame's blocks (volume ids already this site's); the reply is awaited at relayEnd. */
+    void relayData(List<Wire.Blocks> blocks, int bytes) throws Exception {
+        checkRelay();
+        Wire.Out o = new Wire.Out(Wire.RESYNC_DATA, id, bytes + blocks.size() * 40 + 64);
+        long n = 0;
+        for (Wire.Blocks b : blocks) {
+            b.put(o);
+            n += b.count();
+        }
+        sendResync(link, o, bytes);
+        resyncDone.addAndGet(n);
+    }
+
+    private void checkRelay() throws IOException {
+        checkBroken();
+        if (!relaying || openSession == 0 || openSession != relayIn) {
+            throw new IOException("the relayed pass to " + peer + " broke off: its session ended");
+        }
+    }
+
+    /** The source's pass ended at {@code end}: once the peer has every relayed block, it is told so. */
+    void relayEnd(Position end) throws Exception {
+        try {
+            awaitDrained();
+            checkRelay();
+            Frame f = new Wire.Out(Wire.RESYNC_END, id, 16).putPosition(end).frame();
+            updateAcks(Wire.Ack.read(reply(link.request(f, RESYNC_END_MILLIS), RESYNC_END_MILLIS + 5_000)));
+            if (!rec.fullCopyDone()) {
+                rec = repl.store().update(id, PairStore.PairRecord::withFullCopyDone);
+            }
+            boolean wasWhole = needsWhole;
+            needsWhole = false;
+            relaying = false;
+            LOG.info("Pair {}: relayed pass to {} done ({} blocks{}), consistent once it applies through {}", id, peer,
+                    resyncDone.get(), wasWhole ? ", a whole copy" : "", end);
+            poke();
+        } catch (Exception e) {
+            relayAbort();
+            throw e;
+        }
+    }
+
+    /**
+     * A journal-only peer asks for a pass of every block, for a peer of its own whose journal
+     * does not continue its one (only this site's volumes can give that copy).
+     */
+    Frame wholePassWanted(String why) throws IOException {
+        synchronized (mapLock) {
+            if (map.blocks() < groupBlocks()) {
+                markWholeGroup(map, map.coveredThrough());
+                mapGeneration.incrementAndGet();
+                LOG.info("Pair {}: {} asks for a whole pass ({}); {} blocks planned", id, peer, why, map.blocks());
+            }
+        }
+        poke();
+        return new Wire.Out(Wire.REPLY, id, 8).frame();
     }
 
     // ---- pushed stream ------------------------------------------------------------------------
@@ -1084,7 +1348,12 @@ final class PrimaryPair {
             return Wire.records(id, List.of(), 0, false, j.retainedStart(), j.head(), false, 0, 0, 0);
         }
         boolean cascade = cascaded();
-        if (cascade) {
+        if (group.journalOnly && needsWhole && !relaying) {
+            // the peer's journal does not continue this one: it waits for a relayed whole pass
+            return Wire.records(id, List.of(), 0, false, j.retainedStart(), j.head(), false, 0, j.status().capacityBytes(),
+                    repl.load().cpuBusy());
+        }
+        if (cascade && !group.journalOnly) {
             if (upstreamRebased) {
                 // this journal no longer continues the peer's: a pass restarts it
                 poke();
@@ -1119,6 +1388,9 @@ final class PrimaryPair {
                     }
                 }
             } catch (JournalGapException e) {
+                if (group.journalOnly) {
+                    needsWhole = true; // no map here: only a whole pass from the source restarts the peer
+                }
                 gapSeen = true; // the records went into the map: the driver resyncs and rebases the peer
                 poke();
                 return Wire.records(id, List.of(), 0, true, e.retainedStart(), j.head(), true, 0, 0, 0);

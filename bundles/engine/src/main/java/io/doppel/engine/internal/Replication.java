@@ -484,6 +484,20 @@ final class Replication implements PairService {
                 }
             }, executor);
         }
+        if (frame.type() == Wire.RESYNC_WANTED) {
+            PrimaryPair p = primaries.get(pairId);
+            if (p == null || !p.peer.equals(peer)) {
+                return CompletableFuture.failedFuture(new IOException("no pair " + pairId + " with peer " + peer
+                        + " at this site"));
+            }
+            return CompletableFuture.supplyAsync(() -> {
+                try {
+                    return p.wholePassWanted(in.getString());
+                } catch (IOException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            }, executor);
+        }
         TargetPair t = targets.get(pairId);
         if (t == null || !t.peer.equals(peer)) {
             return CompletableFuture.failedFuture(new IOException("no pair " + pairId + " from peer " + peer
@@ -668,6 +682,12 @@ final class Replication implements PairService {
             throw new IllegalStateException("group " + groupName + " here is the copy of pair "
                     + (g.target == null ? "(not attached)" : g.target.id + " from " + g.target.peer)
                     + "; a pair from a copy (a cascade) pulls: use --mode async, not " + mode);
+        }
+        if (g.journalOnly && (g.target == null && !isTargetGroup(groupName) || g.volumes.isEmpty())) {
+            // its peers' copies come from its source: records through its journal, passes relayed
+            throw new IllegalStateException("group " + groupName + " here is journal-only and "
+                    + (g.volumes.isEmpty() ? "has no volumes yet" : "is not the target of a pair")
+                    + ": create the pair from its source to this site first");
         }
         String pol = policy == null || policy.isEmpty() ? "continue" : policy;
         if (!"continue".equals(pol) && !"suspend-io".equals(pol)) {

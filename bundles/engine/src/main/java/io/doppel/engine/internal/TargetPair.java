@@ -88,6 +88,8 @@ final class TargetPair {
     /** Records the primary appended between the last two pulls. */
     private volatile long primaryAppended;
     private final PrimaryPair.Rate rate = new PrimaryPair.Rate();
+    /** Journal-only: the pairs from this group that the source's current pass is relayed to. */
+    private List<PrimaryPair> relayTo = List.of();
 
     TargetPair(Replication repl, Group group, PairStore.PairRecord rec) {
         this.repl = repl;
@@ -273,8 +275,9 @@ final class TargetPair {
             } catch (JournalFullException e) {
                 if (!logged) {
                     fullDelays.incrementAndGet();
-                    LOG.warn("Pair {}: journal of {} is full; delaying the answer to {} until records are applied",
-                            id, group.name, peer);
+                    LOG.warn("Pair {}: journal of {} is full; delaying the answer to {} until {}", id, group.name, peer,
+                            group.journalOnly ? "the pairs from it take the records it keeps for them (it never folds)"
+                                    : "records are applied");
                     logged = true;
                 }
             } finally {
@@ -383,7 +386,9 @@ final class TargetPair {
             int n = 0;
             try (JournalReader r = j.read(after, head)) {
                 for (JournalRecord rec = r.next(); rec != null && n < budget; rec = r.next()) {
-                    VolumeSlot slot = group.volumes.get(rec.volumeId());
+                    // a journal-only group keeps records for its peers (its cursors hold them) and
+                    // has no data to apply them to
+                    VolumeSlot slot = group.journalOnly ? null : group.volumes.get(rec.volumeId());
                     if (slot != null) {
                         if (rec.touchesBlocks()) {
                             slot.locks.lock(rec.offset(), rec.length());
@@ -466,6 +471,10 @@ final class TargetPair {
         Position start = in.getPosition();
         boolean rebase = in.getBoolean();
         long blocks = in.getLong();
+        boolean whole = in.hasMore() && in.getBoolean();
+        if (group.journalOnly) {
+            return relayBegin(start, rebase, whole, blocks);
+        }
         for (PrimaryPair p : group.primaries) {
             p.sourceResyncBegins(); // a cascade's pass from these volumes must not end on this image
         }
@@ -518,24 +527,29 @@ final class TargetPair {
         LOG.info("Pair {}: {} restarts its journal at the primary's {}", id, group.name, start);
     }
 
-    Frame resyncData(Wire.In in) throws IOException {
+    Frame resyncData(Wire.In in) throws Exception {
         long bytes = 0;
+        List<Wire.Blocks> relayed = new java.util.ArrayList<>();
+        int relayedBytes = 0;
         while (in.hasMore()) {
-            int sourceId = in.getInt();
-            long first = in.getLong();
-            int count = in.getInt();
-            Position tag = in.getPosition();
-            boolean zero = in.getBoolean();
-            ByteBuffer data = zero ? null : in.getBytes();
-            VolumeSlot slot = volumes.get(sourceId);
+            Wire.Blocks b = Wire.Blocks.read(in);
+            VolumeSlot slot = volumes.get(b.volumeId());
             if (slot == null) {
-                throw new IOException("resync data for source volume " + sourceId + ", which is not paired here");
+                throw new IOException("resync data for source volume " + b.volumeId() + ", which is not paired here");
             }
-            writeBlocks(slot, first, count, tag, data);
-            for (PrimaryPair p : group.primaries) {
-                p.sourceWroteBlocks(slot.id, first, count); // not journaled here: a cascade copies them
+            if (group.journalOnly) {
+                relayed.add(b.withVolume(slot.id));
+                relayedBytes += b.bytes();
+            } else {
+                writeBlocks(slot, b.first(), b.count(), b.tag(), b.data());
+                for (PrimaryPair p : group.primaries) {
+                    p.sourceWroteBlocks(slot.id, b.first(), b.count()); // not journaled here: a cascade copies them
+                }
             }
-            bytes += (long) count * VolumeService.BLOCK_SIZE;
+            bytes += (long) b.count() * VolumeService.BLOCK_SIZE;
+        }
+        for (PrimaryPair p : relayTo) {
+            p.relayData(relayed, relayedBytes);
         }
         rate.add(bytes);
         return ack().frame(id);
@@ -578,8 +592,24 @@ final class TargetPair {
         }
     }
 
-    Frame resyncEnd(Wire.In in) throws IOException {
+    Frame resyncEnd(Wire.In in) throws Exception {
         Position end = in.getPosition();
+        if (group.journalOnly) {
+            // the source forgets the pass's blocks once this is answered: every peer has them first
+            List<PrimaryPair> to = relayTo;
+            relayTo = List.of();
+            int ended = 0;
+            try {
+                for (PrimaryPair p : to) {
+                    p.relayEnd(end);
+                    ended++;
+                }
+            } finally {
+                for (PrimaryPair p : to.subList(ended, to.size())) {
+                    p.relayAbort();
+                }
+            }
+        }
         // the copied blocks are durable before the primary forgets them (a checkpoint forces
         // nothing when no record was applied since the last one)
         for (VolumeSlot s : group.volumes.values()) {
@@ -603,6 +633,56 @@ final class TargetPair {
             applyWake.notifyAll();
         }
         return ack().frame(id);
+    }
+
+    /**
+     * Journal-only: the source's pass goes on to this group's own peers (those that need a whole
+     * copy get only a whole pass). A peer that cannot take it fails the pass, which the source
+     * redoes later: its map is cleared only once RESYNC_END is answered.
+     */
+    private Frame relayBegin(Position start, boolean rebase, boolean whole, long blocks) throws Exception {
+        Journal j = journal();
+        for (PrimaryPair p : relayTo) {
+            p.relayAbort(); // a pass the source gave up on
+        }
+        relayTo = List.of();
+        List<PrimaryPair> to = new java.util.ArrayList<>();
+        try {
+            for (PrimaryPair p : group.primaries) {
+                if (p.relayBegin(j, start, rebase, whole, blocks)) {
+                    to.add(p);
+                }
+            }
+        } catch (Exception e) {
+            for (PrimaryPair p : to) {
+                p.relayAbort();
+            }
+            throw e;
+        }
+        relayTo = List.copyOf(to);
+        rec = repl.store().update(id, r -> r.withConsistent(false, Position.ZERO));
+        if (rebase) {
+            rebaseTo(start);
+            rec = repl.store().update(id, PairStore.PairRecord::withFullCopyDone);
+        }
+        state("resyncing", blocks + " blocks to relay to " + (to.isEmpty() ? "no peer"
+                : to.stream().map(p -> p.peer).collect(java.util.stream.Collectors.joining(", "))));
+        return ack().frame(id);
+    }
+
+    /** Journal-only: asks the source for a pass of every block (a peer of this group needs a whole copy). */
+    void requestWholePass(String why) {
+        PeerLink l = repl.link(peer);
+        if (l == null || !l.isConnected()) {
+            return;
+        }
+        LOG.info("Pair {}: asking {} for a whole pass: {}", id, peer, why);
+        l.request(new Wire.Out(Wire.RESYNC_WANTED, id, 64 + why.length() * 3).putString(why).frame(), 30_000)
+                .whenComplete((r, e) -> {
+                    if (e != null && !stopped) {
+                        LOG.warn("Pair {}: asking {} for a whole pass failed: {}", id, peer, PrimaryPair.rootMessage(e));
+                    }
+                });
     }
 
     Frame outdated(Wire.In in) throws IOException {

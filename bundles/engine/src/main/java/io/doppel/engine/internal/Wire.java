@@ -20,18 +20,22 @@ import io.doppel.api.transport.Frame;
  * PUSH        p→s  records in seq order (pushed modes); reply: ACK
  * FORCE       p→s  make the journal durable through a position; reply: ACK
  * PULL        s→p  records after a position (pulled modes); reply: RECORDS or GAP
- * RESYNC_BEGIN p→s the secondary rebases its journal to the stream's start; reply: ACK
+ * RESYNC_BEGIN p→s the secondary rebases its journal to the stream's start; whether the pass
+ *                  copies every block (a journal-only secondary relays it to peers that need
+ *                  a whole copy); reply: ACK
  * RESYNC_DATA p→s  blocks tagged with the primary's head when read; reply: ACK
  * RESYNC_END  p→s  the pass ended at a position; reply: ACK (volumes forced)
  * OUTDATED    p→s  the secondary lacks acknowledged writes (or no longer does)
  * CLOSE       p→s  the pair is deleted
  * RESIZE      p→s  grow a target volume before the source grows
+ * RESYNC_WANTED s→p a journal-only secondary asks for a pass of every block (one of its own
+ *                  peers needs a whole copy, which only the source's volumes can give)
  * </pre>
  */
 final class Wire {
 
-    /** 2: RECORDS carries the primary's load. */
-    static final int VERSION = 2;
+    /** 2: RECORDS carries the primary's load. 3: RESYNC_BEGIN says whether it is whole; RESYNC_WANTED. */
+    static final int VERSION = 3;
 
     static final int OPEN = 100;
     static final int PUSH = 101;
@@ -43,9 +47,11 @@ final class Wire {
     static final int OUTDATED = 107;
     static final int CLOSE = 108;
     static final int RESIZE = 109;
+    static final int RESYNC_WANTED = 110;
     static final int REPLY = 150;
 
-    static final int[] TYPES = {OPEN, PUSH, FORCE, PULL, RESYNC_BEGIN, RESYNC_DATA, RESYNC_END, OUTDATED, CLOSE, RESIZE};
+    static final int[] TYPES = {OPEN, PUSH, FORCE, PULL, RESYNC_BEGIN, RESYNC_DATA, RESYNC_END, OUTDATED, CLOSE, RESIZE,
+        RESYNC_WANTED};
 
     /** Fixed part of an encoded record: epoch, seq, volume, offset, length, kind, time, data length. */
     private static final int RECORD_HEADER = 8 + 8 + 4 + 8 + 8 + 2 + 8 + 4;
@@ -239,6 +245,34 @@ final class Wire {
 
         boolean hasMore() {
             return b.hasRemaining();
+        }
+    }
+
+    /** One entry of RESYNC_DATA: {@code count} blocks from {@code first}, read at {@code tag}; null data is zeros. */
+    record Blocks(int volumeId, long first, int count, Position tag, ByteBuffer data) {
+
+        static Blocks read(In in) {
+            int volumeId = in.getInt();
+            long first = in.getLong();
+            int count = in.getInt();
+            Position tag = in.getPosition();
+            boolean zero = in.getBoolean();
+            return new Blocks(volumeId, first, count, tag, zero ? null : in.getBytes());
+        }
+
+        Blocks withVolume(int id) {
+            return new Blocks(id, first, count, tag, data);
+        }
+
+        int bytes() {
+            return data == null ? 0 : data.remaining();
+        }
+
+        void put(Out o) {
+            o.putInt(volumeId).putLong(first).putInt(count).putPosition(tag).putBoolean(data == null);
+            if (data != null) {
+                o.putBytes(data);
+            }
         }
     }
 

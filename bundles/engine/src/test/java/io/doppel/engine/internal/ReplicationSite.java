@@ -43,6 +43,8 @@ final class ReplicationSite implements AutoCloseable {
     /** The copy modes bound at start (a test unbinds and binds them, as a bundle update does). */
     SyncCopyMode syncMode;
     AsyncCopyMode asyncMode;
+    /** A journal-only site: its group "default" keeps a journal and no volume data (made on first start). */
+    boolean journalOnly;
     /** The load pull pacing reads: set by tests, so the machine's own load does not steer them. */
     final SetLoad load = new SetLoad();
 
@@ -70,10 +72,17 @@ final class ReplicationSite implements AutoCloseable {
         this.volumeSize = volumeSize;
     }
 
+    /** Makes this (not yet started) site journal-only. */
+    ReplicationSite journalOnly() {
+        journalOnly = true;
+        return this;
+    }
+
     /** Starts (or restarts, on the same storage) the site. */
     ReplicationSite start() throws IOException {
         executor = Executors.newScheduledThreadPool(2);
-        engine = new Engine(storage, new EngineSettings(ROOT, 10_000, 3_600_000, "default", "vol0", volumeSize), executor);
+        engine = new Engine(storage, journalOnly ? new EngineSettings(ROOT, 10_000, 3_600_000, "", "", 0)
+                : new EngineSettings(ROOT, 10_000, 3_600_000, "default", "vol0", volumeSize), executor);
         repl = engine.replication(new PairStore(storage, ROOT));
         repl.load(load);
         repl.transport(net.site(name, repl::handle, repl::linkChanged));
@@ -90,6 +99,9 @@ final class ReplicationSite implements AutoCloseable {
         engine.journalService(journals);
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> engine.gate().isOpen());
         repl.maps(new DifferenceMapStore(storage, ROOT.resolve("maps")));
+        if (journalOnly && engine.group("default").isEmpty()) {
+            engine.createGroup("default", 0, true);
+        }
         return this;
     }
 

@@ -1150,4 +1150,158 @@ class ReplicationTest {
         assertThat(c.image()).as("negative control: C changed").isNotEqualTo(beforeHeal);
         assertThat(b.pair("C").resyncBlocks()).as("C's last pass copied B's map, not the volume").isLessThan(VOL / 4096 / 2);
     }
+
+    // ---- cascade through a journal-only middle site ------------------------------------------
+
+    /**
+     * A -> B (journal-only) in {@code upstreamMode}, then B -> C async. A writes before either
+     * pair and between them, so C's whole copy must bring what B's journal never kept for it.
+     */
+    private void startRelayCascade(JournalSettings aJournal, JournalSettings bJournal, String upstreamMode) throws Exception {
+        a = new ReplicationSite("A", net, new SimulatedStorage(), aJournal, VOL).start();
+        b = new ReplicationSite("B", net, new SimulatedStorage(), bJournal, VOL).journalOnly().start();
+        c = new ReplicationSite("C", net, new SimulatedStorage(), JOURNAL, VOL).start();
+        assertThat(b.engine.group("default").orElseThrow().journalOnly()).isTrue();
+        Random rnd = new Random(40);
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 200, false);
+        }
+        // a journal-only group has no volumes of its own: a pair from it waits for its source's pair
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.repl.create("default", "C", "async", ""))
+                .hasMessageContaining("journal-only").hasMessageContaining("create the pair from its source");
+        a.repl.create("default", "B", upstreamMode, "continue");
+        awaitState(a, "B", "sync".equals(upstreamMode) ? "in-sync" : "replicating");
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 200, false);
+        }
+        b.repl.create("default", "C", "async", "");
+        awaitRelayConverged();
+        assertThat(b.pair("C").resyncBlocks()).as("C's first pass, relayed from A, was a whole copy").isEqualTo(VOL / 4096);
+    }
+
+    /** C applied everything A wrote, holds A's image and says so; B relays, so it applies nothing. */
+    private void awaitRelayConverged() {
+        try {
+            Awaitility.await().atMost(Duration.ofSeconds(90)).until(() -> {
+                Position h = a.head();
+                return !c.group().tracker.watermark().isBefore(h) && c.pair("B").consistent()
+                        && a.pair("B").mapBlocks() == 0 && "replicating".equals(b.pair("C").state());
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("the cascade through B never converged: A " + a.repl.pairs() + " B " + b.repl.pairs()
+                    + " C " + c.repl.pairs(), e);
+        }
+    }
+
+    /** Whether B's volume file holds only zeros: a journal-only site never writes it. */
+    private boolean middleVolumeUnwritten() throws Exception {
+        byte[] file = b.storage.readAll(ReplicationSite.ROOT.resolve("volumes").resolve("vol0").resolve("data"));
+        for (byte x : file) {
+            if (x != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Test
+    void aJournalOnlyMiddleSiteRelaysTheRecordsAndTheWholeCopyWithoutKeepingData() throws Exception {
+        startRelayCascade(JOURNAL, JOURNAL, "sync");
+        assertThat(c.image()).isEqualTo(a.image());
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(42), 400, true);
+            d.trim(0, 8192, false);
+            d.writeZeroes(65536, 4096 * 3, false);
+        }
+        awaitRelayConverged();
+        assertThat(c.image()).isEqualTo(a.image());
+        assertThat(c.head()).as("C's journal carries A's positions through B").isEqualTo(a.head());
+        assertThat(b.head()).isEqualTo(a.head());
+        assertThat(middleVolumeUnwritten()).as("B keeps A's records, not its data").isTrue();
+        assertThat(a.image()).as("negative control: A's volume is not all zeros").isNotEqualTo(new byte[(int) VOL]);
+        assertThat(b.pair("C").mapBlocks()).isZero();
+        // B serves no data and takes no host volume
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.engine.open("vol0", true))
+                .hasMessageContaining("journal-only group default");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.engine.createVolume("x", VOL, "default"))
+                .hasMessageContaining("journal-only");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.engine.snapshotGroup("default", "s1"))
+                .hasMessageContaining("journal-only");
+    }
+
+    @Test
+    void aJournalOnlyMiddleSiteNeverFoldsItsFullJournalHoldsTheSourceBack() throws Exception {
+        // B's journal (4 MiB) is smaller than A's (16 MiB): with C away it fills, and A keeps the rest
+        startRelayCascade(JOURNAL, EngineFixture.journalSettings(2L << 20, 4L << 20), "async");
+        long passBlocks = b.pair("C").resyncBlocks();
+        net.cut("B", "C");
+        Random rnd = new Random(43);
+        try (BlockDevice d = a.device()) {
+            // about 6 MiB: more than B's journal holds, under the three quarters of A's at which A folds
+            for (int i = 0; i < 1500; i++) {
+                long block = rnd.nextInt((int) (VOL / 4096));
+                byte[] data = new byte[4096];
+                rnd.nextBytes(data);
+                d.write(block * 4096, ByteBuffer.wrap(data), false);
+            }
+        }
+        TargetPair fromA = b.group().target;
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> fromA.fullDelays.get() > 0);
+        assertThat(b.pair("C").mapBlocks()).as("B never folds: it has no volumes to copy folded blocks from").isZero();
+        assertThat(a.pair("B").lagRecords()).as("A holds what B could not take").isPositive();
+        assertThat(a.pair("B").mapBlocks()).as("A's 16 MiB journal holds the backlog without folding").isZero();
+        net.heal("B", "C");
+        awaitRelayConverged();
+        assertThat(c.image()).isEqualTo(a.image());
+        assertThat(b.pair("C").resyncBlocks()).as("no pass after the whole copy: C caught up from B's journal")
+                .isEqualTo(passBlocks);
+        assertThat(middleVolumeUnwritten()).isTrue();
+    }
+
+    @Test
+    void aSourcesFoldedPassGoesThroughTheJournalOnlySiteWithItsRebase() throws Exception {
+        // A's journal (4 MiB) overflows while B is away: B's records fold into A's map, and A's
+        // next pass rebases B's journal, which B relays to C after C took all B had
+        startRelayCascade(EngineFixture.journalSettings(2L << 20, 4L << 20), JOURNAL, "async");
+        net.cut("A", "B");
+        try (BlockDevice d = a.device()) {
+            Random rnd = new Random(44);
+            for (int i = 0; i < 3000; i++) {
+                long block = rnd.nextInt(300);
+                byte[] data = new byte[4096];
+                rnd.nextBytes(data);
+                d.write(block * 4096, ByteBuffer.wrap(data), false);
+            }
+        }
+        assertThat(a.pair("B").mapBlocks()).isPositive();
+        byte[] beforeHeal = c.image();
+        net.heal("A", "B");
+        awaitRelayConverged();
+        assertThat(c.image()).isEqualTo(a.image());
+        assertThat(c.image()).as("negative control: C changed").isNotEqualTo(beforeHeal);
+        assertThat(b.pair("C").resyncBlocks()).as("C's last pass was A's map, relayed, not the volume")
+                .isPositive().isLessThan(VOL / 4096 / 2);
+        assertThat(c.head()).isEqualTo(a.head());
+        assertThat(middleVolumeUnwritten()).isTrue();
+    }
+
+    @Test
+    void aJournalOnlyMiddleSiteKilledUnderLoadResumesWithoutAFullCopyToTheLastSite() throws Exception {
+        startRelayCascade(JOURNAL, JOURNAL, "sync");
+        long passBlocks = b.pair("C").resyncBlocks();
+        try (BlockDevice d = a.device()) {
+            Random rnd = new Random(45);
+            write(d, rnd, 200, false);
+            b.kill();
+            write(d, rnd, 200, false); // A goes on (lost-peer policy continue)
+            b = new ReplicationSite("B", net, b.storage, JOURNAL, VOL).journalOnly().start();
+            write(d, rnd, 200, false);
+        }
+        awaitState(a, "B", "in-sync");
+        awaitRelayConverged();
+        assertThat(c.image()).isEqualTo(a.image());
+        assertThat(b.pair("C").resyncBlocks()).as("C resumed from B's journal: no new pass, let alone a whole one")
+                .isIn(0L, passBlocks);
+        assertThat(middleVolumeUnwritten()).isTrue();
+    }
 }
