@@ -3,7 +3,8 @@
 
 Part 1, rows interleaved in each round, the same fio rows as bench/replication_bench.py
 (4k random write, QD1 and QD32, through NBD):
-  - Doppel A with no pair (p1), and with a sync pair to B (s1);
+  - Doppel A with no pair (p1), with a sync pair to B (s1), and with an async pair to B (r1,
+    B pulls; its group's journal sized by --journal-capacity, B's async settings by --async-set);
   - qemu-storage-daemon exporting a raw image over NBD with no mirror, and with
     blockdev-mirror to a qemu-nbd target in copy-mode=write-blocking and background
     (../shared/tools/peers/qmp_mirror.py starts the job and waits until it is ready, then
@@ -17,6 +18,7 @@ limits each direction to --link-mbps MB/s (token bucket). fio writes a1 at half 
 
 Usage:
     python3 bench/mirror_bench.py [--rounds 3] [--runtime 10] [--link-mbps 32] [--lag-seconds 30]
+                                  [--journal-capacity 16G] [--async-set KEY=VALUE]
                                   [--write-doc] [--json FILE] [--keep]
 """
 import argparse
@@ -208,6 +210,10 @@ def main():
     ap.add_argument("--lag-load-share", type=float, default=0.5,
                     help="the load's rate as a share of the link's (above 1: the negative control, lag must grow)")
     ap.add_argument("--lag-only", action="store_true", help="only part 2 (no mirror rows, no doc)")
+    ap.add_argument("--journal-capacity", help="journal capacity of the async row's group (group-create"
+                    " --journal-capacity); default: the journal service's")
+    ap.add_argument("--async-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting of B's io.doppel.copy.async (B pulls the async row's pair); repeatable")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--write-doc", action="store_true")
     ap.add_argument("--json")
@@ -247,6 +253,10 @@ def main():
         taken = set()
         A, B, C = (rb.Appliance(n, work, dist, key, taken, "1g") for n in ("a", "b", "c"))
         apps = [A, B, C]
+        for kv in a.async_set:
+            key_, _, value_ = kv.partition("=")
+            # the puller (B, for the async row) plans the pulls
+            rb.set_cfg(os.path.join(B.home, "etc", "io.doppel.copy.async.cfg"), key_.strip(), value_.strip())
         for x in apps:
             x.launch(primary_cpus if x is A else peer_cpus)
         for x in apps:
@@ -257,29 +267,33 @@ def main():
         A.run(f"doppel:peer-add --fingerprint {fp['c']} c {rb.HOST}:{proxy.port}")
         B.run(f"doppel:peer-add --fingerprint {fp['a']} a")
         C.run(f"doppel:peer-add --fingerprint {fp['a']} a")
-        for group, vol in (("plain", "p1"), ("syncg", "s1"), ("asyncg", "a1")):
-            A.run(f"doppel:group-create {group}")
+        for group, vol in (("plain", "p1"), ("syncg", "s1"), ("asyncr", "r1"), ("asyncg", "a1")):
+            cap = f"--journal-capacity {a.journal_capacity} " if a.journal_capacity and group == "asyncr" else ""
+            A.run(f"doppel:group-create {cap}{group}")
             A.run(f"doppel:volume-create --group {group} {vol} 1G")
             A.run(f"doppel:export-add {vol}")
-        uri = {v: f"nbd://{rb.HOST}:{A.nbd_port}/{v}" for v in ("p1", "s1", "a1")}
-        for v in ("p1", "s1"):
+        uri = {v: f"nbd://{rb.HOST}:{A.nbd_port}/{v}" for v in ("p1", "s1", "r1", "a1")}
+        for v in ("p1", "s1", "r1"):
             rb.prefill(uri[v])
         if a.lag_only:
             a.rounds = 0
         A.run("doppel:pair-create --mode sync syncg b")
         rb.poll("sync pair in-sync", lambda: ((s := rb.pair_status(A, "syncg", "b"))["state"] == "in-sync"
                                                 and s["mapBlocks"] == 0, s), 600, 1)
+        A.run("doppel:pair-create --mode async asyncr b")
+        rb.poll("async pair to B replicating", lambda: ((s := rb.pair_status(A, "asyncr", "b"))["state"] == "replicating"
+                                                          and s["mapBlocks"] == 0, s), 900, 1)
         qemu = Qemu(work, taken, primary_cpus, peer_cpus)
         rb.prefill(qemu.uri)
         log("# set up: Doppel A->B sync, qemu-storage-daemon + qemu-nbd target")
 
         # warm-up
-        for u in (uri["p1"], uri["s1"], qemu.uri):
+        for u in (uri["p1"], uri["s1"], uri["r1"], qemu.uri):
             rb.fio(u, QD32, 3, 0, os.path.join(work, "warmup.json"), primary_cpus)
 
         vol_files = lambda: glob.glob(os.path.join(A.home, "doppel/volumes/*/data")) + glob.glob(
             os.path.join(B.home, "doppel/volumes/*/data")) + [qemu.src, qemu.tgt]
-        variants = [("doppel", "none", "p1"), ("doppel", "sync", "s1"), ("qemu", "none", None),
+        variants = [("doppel", "none", "p1"), ("doppel", "sync", "s1"), ("doppel", "async", "r1"), ("qemu", "none", None),
                     ("qemu", "write-blocking", None), ("qemu", "background", None)]
         raw = []
         cmds = {}
@@ -296,6 +310,8 @@ def main():
                         qemu.stop()
                     if system == "doppel" and mode == "sync":
                         rb.quiesce(A, "syncg", "b", "in-sync", 300)
+                    if system == "doppel" and mode == "async":
+                        rb.quiesce(A, "asyncr", "b", "replicating", 600)
                     res.update(round=r, row=row, system=system, mode=mode)
                     raw.append(res)
                     log(f"round {r} {row:18s} {system:6s} {mode:15s} {res['iops']:9.0f} IOPS  p50 {res['lat_p50_us']:8.1f} µs")
@@ -379,6 +395,7 @@ def main():
 
 def render(argv, notes, a, t, gates, lag, cmds, variants):
     label = {("doppel", "none"): "Doppel, no pair", ("doppel", "sync"): "Doppel, sync pair to B",
+             ("doppel", "async"): "Doppel, async pair to B",
              ("qemu", "none"): "qemu-storage-daemon, no mirror", ("qemu", "write-blocking"): "QEMU mirror, write-blocking",
              ("qemu", "background"): "QEMU mirror, background"}
     lines = [SECTION, "", "    " + argv, "",
@@ -388,7 +405,10 @@ def render(argv, notes, a, t, gates, lag, cmds, variants):
              f"(engine {notes['distribution']['bundles'].get('io.doppel.engine', '?')}); "
              f"{subprocess.run(['qemu-storage-daemon', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}.",
              "",
-             "Doppel A (no pair: `p1`; sync pair to B: `s1`) against `qemu-storage-daemon` exporting a preallocated raw "
+             "Doppel A (no pair: `p1`; sync pair to B: `s1`; async pair to B, which pulls: `r1`"
+             + (f", its group's journal made with `--journal-capacity {a.journal_capacity}`" if a.journal_capacity else "")
+             + (f", B's asynchronous copy set with {', '.join('`' + x + '`' for x in a.async_set)}" if a.async_set else "")
+             + ") against `qemu-storage-daemon` exporting a preallocated raw "
              "image over NBD, without a mirror and with `blockdev-mirror` (`sync=full`) to `qemu-nbd` serving a second "
              "image (`../shared/tools/peers/qmp_mirror.py start-mirror --mode write-blocking|background`, waited until "
              "ready before the row and cancelled after it). The primary side (A, qemu-storage-daemon) and fio run on CPU 0, "

@@ -1025,9 +1025,10 @@ final class PrimaryPair {
         });
     }
 
+    /** Waits for room in the window; a broken transfer ends the wait (its replies may never come). */
     private void awaitWindow() throws InterruptedException {
         synchronized (acks) {
-            while (inflightBytes.get() > WINDOW_BYTES && !stopped) {
+            while (inflightBytes.get() > WINDOW_BYTES && !stopped && broken == null) {
                 acks.wait(100);
             }
         }
@@ -1471,6 +1472,7 @@ final class PrimaryPair {
             long block = run[0];
             long end = Math.min(run[0] + run[1], slot.size / VolumeService.BLOCK_SIZE);
             while (block < end && !stopped) {
+                checkBroken(); // the link failed: replies may never come, the session must end
                 maybeNotePeerDurable();
                 int n = (int) Math.min(CHUNK_BLOCKS, end - block);
                 long offset = block * VolumeService.BLOCK_SIZE;
@@ -1515,6 +1517,7 @@ final class PrimaryPair {
             sendResync(l, batch, bytes);
         }
         awaitDrained();
+        checkBroken();
     }
 
     private void sendResync(PeerLink l, Wire.Out batch, int bytes) throws InterruptedException {
@@ -1524,7 +1527,7 @@ final class PrimaryPair {
 
     private void awaitDrained() throws InterruptedException {
         synchronized (acks) {
-            while (inflightBytes.get() > 0 && !stopped) {
+            while (inflightBytes.get() > 0 && !stopped && broken == null) {
                 acks.wait(100);
             }
         }
