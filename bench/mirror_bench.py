@@ -26,6 +26,7 @@ import asyncio
 import glob
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -305,7 +306,8 @@ def main():
                         qemu.start(mode)
                     target = uri[vol] if system == "doppel" else qemu.uri
                     res, cmd = rb.fio(target, row, a.runtime, a.ramp, os.path.join(work, f"r{r}.json"), primary_cpus)
-                    cmds[row] = " ".join(cmd).replace(target, "nbd://127.0.0.1:PORT/VOL")
+                    cmds[row] = re.sub(r"--output=\S+", "--output=OUT.json",
+                                       " ".join(cmd).replace(target, "nbd://127.0.0.1:PORT/VOL"))
                     if system == "qemu" and mode != "none":
                         qemu.stop()
                     if system == "doppel" and mode == "sync":
@@ -356,7 +358,8 @@ def main():
         lag = dict(link_mbps=a.link_mbps, write_mbps=lag_job["bw_bytes"] / 1e6, iops=lag_job["iops"],
                    link_bytes_up=up, link_mbps_used=up / wall / 1e6, samples=len(steady), lag_max_s=lag_max,
                    lag_median_s=lag_med, lag_records_max=max((x[2] for x in steady), default=0),
-                   command=" ".join(lag_cmd).replace(uri["a1"], "nbd://127.0.0.1:PORT/a1"))
+                   command=re.sub(r"--output=\S+", "--output=OUT.json",
+                                  " ".join(lag_cmd).replace(uri["a1"], "nbd://127.0.0.1:PORT/a1")))
         gates.append(dict(name=f"async lag under a steady load at {a.lag_load_share:g} of a {a.link_mbps:.0f} MB/s link"
                                f" < {LAG_LIMIT_S:.0f} s",
                           ok=lag_max < LAG_LIMIT_S,
