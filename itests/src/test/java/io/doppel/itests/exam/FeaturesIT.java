@@ -125,6 +125,11 @@ public class FeaturesIT extends DoppelTestSupport {
     }
 
     @Test
+    public void failover() throws Exception {
+        installAlone("doppel-failover");
+    }
+
+    @Test
     public void appliance() throws Exception {
         installAlone("doppel");
     }

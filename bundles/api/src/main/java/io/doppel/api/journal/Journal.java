@@ -65,6 +65,13 @@ public interface Journal extends Closeable {
      */
     void rebase(Position newHead) throws IOException;
 
+    /**
+     * As {@link #rebase(Position)}, and the journal takes {@code history} (the new primary's
+     * epochs through {@code newHead}) as its own: a copy that failed back drops the epochs of the
+     * history it left, so that a later fork point is computed from the one it now follows.
+     */
+    void rebase(Position newHead, List<EpochEntry> history) throws IOException;
+
     /** Last appended position. */
     Position head();
 

@@ -1052,6 +1052,36 @@ public final class Engine implements DeviceProvider, GroupService {
         }
     }
 
+    /** A MARKER in a group that is becoming a primary (its target end is still set): a takeover's first record. */
+    void takeoverMarker(Group g, String text) throws IOException {
+        ByteBuffer data = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
+        Position pos = append(g, g.journal, RecordKind.MARKER, 0, 0, data.remaining(), data);
+        g.tracker.complete(pos);
+        g.journal.force(pos);
+    }
+
+    /**
+     * Keeps a copy's divergent blocks (written after its history parted from the new
+     * primary's) as a snapshot of each volume, once; the position range goes to the log.
+     */
+    void keepDivergence(Group g, String name, Position fork, Position head) throws IOException {
+        synchronized (admin) {
+            for (VolumeSlot s : g.volumes.values()) {
+                if (s.volume == null || s.volume.snapshots().stream().anyMatch(i -> i.name().equals(name))) {
+                    continue;
+                }
+                s.locks.lockAll();
+                try {
+                    s.volume.createSnapshot(name);
+                } finally {
+                    s.locks.unlockAll();
+                }
+                LOG.warn("Volume {}: its blocks as they were after the fork point {} (through {}) are kept in snapshot {}",
+                        s.name, fork, head, name);
+            }
+        }
+    }
+
     private void marker(Group g, int volumeId, String text) throws IOException {
         if (g.target != null) {
             // a replica's journal holds its primary's records at the primary's positions only

@@ -53,11 +53,12 @@ import org.slf4j.LoggerFactory;
  * deactivating, and resumes when the replacement arrives.
  */
 @Component(service = {DeviceProvider.class, GroupService.class, SiteIdentity.class, EngineStatus.class,
-        PairService.class, FrameHandler.class, PeerListener.class},
+        PairService.class, FrameHandler.class, PeerListener.class, io.doppel.api.failover.FailoverService.class},
         immediate = true, configurationPid = "io.doppel.engine",
         property = FrameHandler.TYPES + "=100,101,102,103,104,105,106,107,108,109,110")
 @Designate(ocd = EngineConfig.class)
 public final class EngineComponent implements DeviceProvider, GroupService, SiteIdentity, EngineStatus, PairService,
+        io.doppel.api.failover.FailoverService,
         FrameHandler, PeerListener {
 
     private static final Logger LOG = LoggerFactory.getLogger(EngineComponent.class);
@@ -131,6 +132,30 @@ public final class EngineComponent implements DeviceProvider, GroupService, Site
 
     void unbindMode(CopyMode m) {
         replication.modeRemoved(m);
+    }
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, name = "policies", unbind = "unbindPolicy")
+    void bindPolicy(io.doppel.api.failover.FailoverPolicy p) {
+        replication.policyAdded(p);
+    }
+
+    void unbindPolicy(io.doppel.api.failover.FailoverPolicy p) {
+        replication.policyRemoved(p);
+    }
+
+    // ---- failover -------------------------------------------------------------------------------
+
+    @Override
+    public io.doppel.api.failover.FailoverStatus takeover(String group, boolean force) throws IOException {
+        replication.takeover(group, force);
+        return replication.failoverStatus().stream().filter(s -> s.group().equals(group)).findFirst()
+                .orElseThrow(() -> new IllegalStateException("group " + group + " has no pair after its takeover"));
+    }
+
+    @Override
+    public java.util.List<io.doppel.api.failover.FailoverStatus> failoverStatus() {
+        return replication.failoverStatus();
     }
 
     // ---- pairs ---------------------------------------------------------------------------------

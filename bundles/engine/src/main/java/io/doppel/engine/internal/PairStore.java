@@ -71,6 +71,11 @@ final class PairStore {
                     resyncEnd, peerDurable);
         }
 
+        PairRecord withPrimary(boolean v) {
+            return new PairRecord(id, group, peer, v, mode, policy, outdated, consistent, suspended, fullCopyDone,
+                    resyncEnd, peerDurable);
+        }
+
         PairRecord withMode(String m, String p) {
             return new PairRecord(id, group, peer, primary, m, p, outdated, consistent, suspended, fullCopyDone,
                     resyncEnd, peerDurable);

@@ -460,6 +460,10 @@ final class PrimaryPair {
             relaySession(l, mode, o, j);
             return;
         }
+        if (o.fork() != null && o.fork().splitBrain()) {
+            holdSplitBrain(l, o.fork(), j);
+            return;
+        }
         Position start;
         // The peer's journal continues ours when it is inside what we retain; otherwise fold what
         // it lacks into the map and restart its journal at our head.
@@ -472,7 +476,12 @@ final class PrimaryPair {
                     id, peer, peerHead, rec.peerDurable());
         }
         boolean rebase;
-        if (o.continues() && rec.fullCopyDone() && !peerHead.isAfter(j.head()) && !peerHead.isBefore(j.retainedStart())
+        if (o.fork() != null) {
+            // the peer's history parts from this one (it was the primary, or ran ahead): the
+            // blocks written on either side after the fork are copied from here
+            start = foldFork(j, o.fork());
+            rebase = true;
+        } else if (o.continues() && rec.fullCopyDone() && !peerHead.isAfter(j.head()) && !peerHead.isBefore(j.retainedStart())
                 && map.blocks() == 0) {
             start = peerHead; // the stream resumes at its head: lost records are sent again too
             rebase = false;
@@ -594,23 +603,188 @@ final class PrimaryPair {
         }
     }
 
-    /** The secondary's answer to OPEN; {@code continues}: its journal carries this pair's stream. */
-    private record Opened(Wire.Ack ack, boolean continues) {
+    /**
+     * The secondary's answer to OPEN; {@code continues}: its journal carries this pair's stream;
+     * {@code fork}: where its history parts from this one, or null.
+     */
+    private record Opened(Wire.Ack ack, boolean continues, Fork fork) {
+    }
+
+    /** The secondary's history parts from this one at {@code at}; it holds {@code runs} differently. */
+    record Fork(Position at, Position peerHead, long records, boolean splitBrain, long peerEpoch, List<long[]> runs) {
+
+        long blocks() {
+            return runs.stream().mapToLong(r -> r[2]).sum();
+        }
     }
 
     private Opened open(PeerLink l, CopyMode mode) throws Exception {
-        Wire.Out o = new Wire.Out(Wire.OPEN, id, 256).putString(group.name).putString(rec.mode()).putString(rec.policy())
+        Journal j = group.journal;
+        Wire.Out o = new Wire.Out(Wire.OPEN, id, 512).putString(group.name).putString(rec.mode()).putString(rec.policy())
                 .putString(repl.siteId()).putBoolean(rec.outdated());
         List<VolumeSlot> vols = new ArrayList<>(group.volumes.values());
         o.putInt(vols.size());
         for (VolumeSlot s : vols) {
             o.putInt(s.id).putString(s.name).putLong(s.size);
         }
+        List<io.doppel.api.journal.EpochEntry> history = j.history();
+        Position head = j.head();
+        Wire.Reign reign = Wire.Reign.of(history, head);
+        o.putLong(reign.epoch()).putString(reign.site()).putPosition(head);
+        Wire.putHistory(o, history);
         Frame reply = reply(l.request(o.frame()), 30_000);
+        if (reply.type() == Wire.SUPERSEDED) {
+            superseded(reply);
+        }
         state(rec.fullCopyDone() ? "catching-up" : "initial-copy", "");
         Wire.In in = new Wire.In(reply);
         Wire.Ack a = new Wire.Ack(in.getPosition(), in.getPosition(), in.getPosition(), in.getBoolean(), in.getBoolean());
-        return new Opened(a, in.getBoolean());
+        boolean continues = in.getBoolean();
+        Fork fork = null;
+        if (in.getBoolean()) {
+            Position at = in.getPosition();
+            Position peerHead = in.getPosition();
+            long records = in.getLong();
+            boolean split = in.getBoolean();
+            long peerEpoch = in.getLong();
+            int n = in.getInt();
+            List<long[]> runs = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                runs.add(new long[] {in.getInt(), in.getLong(), in.getLong()});
+            }
+            fork = new Fork(at, peerHead, records, split, peerEpoch, runs);
+        }
+        return new Opened(a, continues, fork);
+    }
+
+    // ---- a later reign: another site took the pair over -----------------------------------------
+
+    /** Set once a site that took the pair over answered: writes waiting for the peer fail. */
+    private volatile Wire.Reign supersededBy;
+
+    Wire.Reign supersededBy() {
+        return supersededBy;
+    }
+
+    /** The peer rules the pair in a later reign: this site stops being its primary. */
+    private void superseded(Frame reply) throws IOException {
+        Wire.In in = new Wire.In(reply);
+        Wire.Reign r = new Wire.Reign(in.getLong(), in.getString());
+        String why = in.getString();
+        if (!supersede(r, why)) {
+            throw new IOException(peer + " also claims the pair's primary, in " + r + ", an earlier reign than this site's "
+                    + repl.reign(group) + "; it gives way at this site's next OPEN");
+        }
+        throw new IOException("pair " + id + ": " + peer + " took the pair over (" + r + "): " + why);
+    }
+
+    /** Gives the pair up to a later reign; false (and nothing done) when {@code r} is not later than this site's. */
+    private boolean supersede(Wire.Reign r, String why) {
+        if (r.compareTo(repl.reign(group)) <= 0) {
+            return false;
+        }
+        supersede0(r, why);
+        return true;
+    }
+
+    private void supersede0(Wire.Reign r, String why) {
+        synchronized (acks) {
+            if (supersededBy != null) {
+                return;
+            }
+            supersededBy = r;
+            gating = false;
+            acks.notifyAll();
+        }
+        LOG.warn("Pair {}: {} rules {} in {} ({}); this site stops accepting writes and becomes its secondary", id, peer,
+                group.name, r, why);
+        setLive(false);
+        repl.executor().execute(() -> repl.demote(this, r));
+    }
+
+    /**
+     * Failback: the peer's divergent blocks (its records after the fork, the map it kept as
+     * primary) and this site's records after the fork go into the map; the peer's journal
+     * restarts at the head. A record after the fork that this journal no longer holds touched a
+     * block in the peer's hot extents, which its runs include.
+     */
+    private Position foldFork(Journal j, Fork f) throws IOException {
+        group.appendLock.lock();
+        try {
+            Position head = imagePosition(j);
+            synchronized (mapLock) {
+                for (long[] r : f.runs()) {
+                    if (group.volumes.containsKey((int) r[0])) {
+                        map.addBlocks((int) r[0], r[1], r[2]);
+                    }
+                }
+            }
+            long before = map.blocks();
+            foldThrough(j, Position.min(cursor.position(), f.at()), head);
+            lastFork = f;
+            LOG.info("Pair {}: {} parts from this history at {} ({} records of its own through {}, {} blocks); with this"
+                    + " site's writes after it, {} blocks are copied to it ({} from its side), then its journal restarts at {}",
+                    id, peer, f.at(), f.records(), f.peerHead(), f.blocks(), map.blocks(), before, head);
+            return head;
+        } finally {
+            group.appendLock.unlock();
+        }
+    }
+
+    /** The last fork a peer reported (failover-status shows it). */
+    volatile Fork lastFork;
+    /** Why this site is the pair's primary, when a failover decided it (failover-status shows it). */
+    volatile String lastDecision = "";
+
+    /**
+     * Before becoming the secondary: the records the peer lacks go into the map (this site's
+     * not-copied updates), so that the cursor can go and the journal need not keep them.
+     */
+    void prepareDemotion() throws IOException {
+        Journal j = group.journal;
+        if (j == null || cursor == null || map == null) {
+            return;
+        }
+        group.appendLock.lock();
+        try {
+            foldThrough(j, cursor.position(), j.head());
+        } finally {
+            group.appendLock.unlock();
+        }
+    }
+
+    /**
+     * Both sites wrote after the fork, each in its own reign: nothing is copied either way until
+     * the operator keeps one side ({@code doppel:resolve}).
+     */
+    private void holdSplitBrain(PeerLink l, Fork f, Journal j) throws Exception {
+        lastFork = f;
+        long mine = 0;
+        Position from = Position.max(f.at(), j.retainedStart());
+        if (j.head().isAfter(from)) {
+            java.util.Set<Long> blocks = new java.util.HashSet<>();
+            try (JournalReader r = j.read(from, j.head())) {
+                for (JournalRecord x = r.next(); x != null; x = r.next()) {
+                    if (x.touchesBlocks()) {
+                        long first = x.offset() / VolumeService.BLOCK_SIZE;
+                        long last = (x.offset() + Math.max(1, x.length()) - 1) / VolumeService.BLOCK_SIZE;
+                        for (long b = first; b <= last; b++) {
+                            blocks.add(((long) x.volumeId() << 40) | b);
+                        }
+                    }
+                }
+            }
+            mine = blocks.size() + map.blocks();
+        }
+        String why = "both sites wrote after " + f.at() + ": here " + mine + " blocks (" + mine * VolumeService.BLOCK_SIZE
+                + " bytes) through " + j.head() + ", at " + peer + " " + f.blocks() + " blocks (" + f.blocks() * VolumeService.BLOCK_SIZE
+                + " bytes) in its epoch " + f.peerEpoch() + " through " + f.peerHead()
+                + "; nothing is copied until doppel:resolve " + group.name + " --keep SITE";
+        state("split-brain", why);
+        LOG.error("Pair {}: split-brain with {}: {}", id, peer, why);
+        while (!stopped && l.isConnected() && !rec.suspended()) {
+            waitForChange(1000);
+        }
     }
 
     /**
@@ -1016,7 +1190,18 @@ final class PrimaryPair {
         }
         reply.whenComplete((r, e) -> {
             inflightBytes.addAndGet(-bytes);
-            if (e != null) {
+            if (e == null && r.type() == Wire.SUPERSEDED) {
+                // a refusal carrying a later reign is never a lost peer: no write goes on without it
+                Wire.In in = new Wire.In(r);
+                Wire.Reign reign = new Wire.Reign(in.getLong(), in.getString());
+                String why = in.getString();
+                if (supersede(reign, why)) {
+                    broken = peer + " took the pair over (" + reign + ")";
+                } else {
+                    broken = peer + " also claims the pair's primary, in an earlier reign (" + reign + ")";
+                }
+                poke();
+            } else if (e != null) {
                 linkFailed(e);
             } else {
                 rate.add(bytes);
@@ -1134,6 +1319,19 @@ final class PrimaryPair {
         state("in-sync", "");
     }
 
+    /** A write the peer lacks fails once the peer rules the pair: it was never the new primary's. */
+    private void checkSuperseded(Position pos) throws IOException {
+        Wire.Reign r = supersededBy;
+        boolean lacks;
+        synchronized (acks) {
+            lacks = journaled.isBefore(pos);
+        }
+        if (r != null && lacks) {
+            throw new IOException("group " + group.name + " here is no longer the primary: " + peer + " took it over ("
+                    + r + "); write " + pos + " is not acknowledged");
+        }
+    }
+
     /**
      * The peer is lost. An in-sync peer is marked Outdated durably (policy continue) before the
      * waiting writers are released; with suspend-io they keep waiting until it is back.
@@ -1144,7 +1342,7 @@ final class PrimaryPair {
 
     /** {@code release}: the operator suspended the pair, so even suspend-io lets writes go on. */
     void lost(String why, boolean release) {
-        if (!gating) {
+        if (!gating || supersededBy != null) {
             return;
         }
         if ("suspend-io".equals(rec.policy()) && !release) {
@@ -1189,6 +1387,7 @@ final class PrimaryPair {
      * in sync, Outdated recorded).
      */
     void awaitJournaled(Position pos, long timeoutMillis) throws IOException {
+        checkSuperseded(pos);
         boolean lacks;
         synchronized (acks) {
             lacks = !gating && !losing && journaled.isBefore(pos);
@@ -1214,6 +1413,7 @@ final class PrimaryPair {
                 }
             }
             if (!(gating || losing) || !journaled.isBefore(pos)) {
+                checkSuperseded(pos);
                 return;
             }
         }
@@ -1246,6 +1446,7 @@ final class PrimaryPair {
 
     /** FLUSH/FUA: the peer's journal durable through {@code pos}. */
     void awaitDurable(Position pos, long timeoutMillis) throws IOException {
+        checkSuperseded(pos);
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         while (gating) {
             try {

@@ -499,6 +499,14 @@ final class Replication implements PairService {
             }, executor);
         }
         TargetPair t = targets.get(pairId);
+        if (t == null) {
+            PrimaryPair mine = primaries.get(pairId);
+            if (mine != null && mine.peer.equals(peer)) {
+                // this site took the pair over: its former primary must stop, not count it lost
+                return CompletableFuture.completedFuture(Wire.superseded(pairId, reign(mine.group),
+                        "this site took the pair over"));
+            }
+        }
         if (t == null || !t.peer.equals(peer)) {
             return CompletableFuture.failedFuture(new IOException("no pair " + pairId + " from peer " + peer
                     + " at this site"));
@@ -518,7 +526,19 @@ final class Replication implements PairService {
 
     /** OPEN from a primary: the pair's target end here (made on first contact). */
     private Frame open(String peer, String pairId, Wire.In in) throws IOException {
-        String groupName = in.getString();
+        Wire.Open open = Wire.Open.read(in);
+        String groupName = open.group();
+        PrimaryPair mine = primaries.get(pairId);
+        if (mine != null && mine.peer.equals(peer)) {
+            // both sites are the pair's primary: the later reign rules, the other becomes its secondary
+            Wire.Reign here = reign(mine.group);
+            if (here.compareTo(open.reign()) > 0) {
+                LOG.warn("Pair {}: {} opens {} as its primary in {}, but this site rules it in {}; it is told so", pairId,
+                        peer, groupName, open.reign(), here);
+                return Wire.superseded(pairId, here, "this site rules the pair in a later reign");
+            }
+            demote(mine, open.reign());
+        }
         TargetPair t;
         synchronized (this) {
             t = targets.get(pairId);
@@ -555,7 +575,7 @@ final class Replication implements PairService {
         }
         TargetPair tp = t;
         try {
-            return tp.inOrder(() -> tp.open(in)).get();
+            return tp.inOrder(() -> tp.open(open)).get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
@@ -662,6 +682,194 @@ final class Replication implements PairService {
             } catch (Exception e) {
                 throw new IOException("peer " + p.peer + " did not grow its copy of " + slot.name + ": "
                         + PrimaryPair.rootMessage(e), e);
+            }
+        }
+    }
+
+    // ---- failover: takeover and demotion -------------------------------------------------------
+
+    /** Failover policies bound here, the first of them deciding. */
+    private final List<io.doppel.api.failover.FailoverPolicy> policies = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The last failover decision per group (failover-status shows it). */
+    final Map<String, String> decisions = new java.util.concurrent.ConcurrentHashMap<>();
+
+    void policyAdded(io.doppel.api.failover.FailoverPolicy p) {
+        policies.add(p);
+    }
+
+    void policyRemoved(io.doppel.api.failover.FailoverPolicy p) {
+        policies.remove(p);
+    }
+
+    io.doppel.api.failover.FailoverPolicy policy() {
+        return policies.isEmpty() ? null : policies.get(0);
+    }
+
+    /** The failover state of every paired group here. */
+    synchronized List<io.doppel.api.failover.FailoverStatus> failoverStatus() {
+        List<io.doppel.api.failover.FailoverStatus> out = new ArrayList<>();
+        io.doppel.api.failover.FailoverPolicy pol = policy();
+        String policyName = pol == null ? "" : pol.name();
+        for (PrimaryPair p : primaries.values()) {
+            out.add(status(p.group, "primary", p.info(), p.lastFork, policyName));
+        }
+        for (TargetPair t : targets.values()) {
+            out.add(status(t.group, "secondary", t.info(), null, policyName));
+        }
+        out.sort(Comparator.comparing(io.doppel.api.failover.FailoverStatus::group)
+                .thenComparing(io.doppel.api.failover.FailoverStatus::peer));
+        return out;
+    }
+
+    private io.doppel.api.failover.FailoverStatus status(Group g, String role, PairInfo i, PrimaryPair.Fork fork,
+            String policyName) {
+        Journal j = g.journal;
+        Wire.Reign r = reign(g);
+        return new io.doppel.api.failover.FailoverStatus(g.name, role, i.peer(), i.state(), i.detail(), r.epoch(), r.site(),
+                j == null ? Position.ZERO : j.head(), i.outdated(), i.consistent(), j == null ? List.of() : j.history(),
+                policyName, decisions.getOrDefault(g.name, ""), fork == null ? null : fork.at(),
+                fork == null ? 0 : fork.blocks());
+    }
+
+    /** The reign of a group here: the epoch of its last record and who opened that epoch. */
+    Wire.Reign reign(Group g) {
+        Journal j = g.journal;
+        return j == null ? new Wire.Reign(0, "") : Wire.Reign.of(j.history(), j.head());
+    }
+
+    /**
+     * This site, the pair's secondary, becomes its primary: it applies what it holds, opens a
+     * new epoch above every one it knows (marked by a record), and takes host writes. The
+     * records it writes from now on stay in its journal for the former primary (or fold into
+     * its map): the difference map that failback copies back.
+     */
+    public PairInfo takeover(String groupName, boolean force) throws IOException {
+        TargetPair t;
+        synchronized (this) {
+            TargetPair asked = targets.values().stream().filter(x -> x.group.name.equals(groupName)).findFirst().orElse(null);
+            if (asked != null) {
+                io.doppel.api.failover.FailoverPolicy pol = policy();
+                if (pol == null) {
+                    throw new IllegalStateException("no failover policy is installed here (feature doppel-failover provides"
+                            + " 'manual'): takeovers are refused");
+                }
+                PeerLink l = link(asked.peer);
+                io.doppel.api.failover.FailoverPolicy.Decision d = pol.decide(new io.doppel.api.failover.FailoverPolicy.TakeoverRequest(
+                        groupName, siteId(), asked.peer, true, force, asked.rec.outdated(), asked.rec.consistent(),
+                        l != null && l.isConnected()));
+                decisions.put(groupName, (d.allowed() ? "takeover allowed" : "takeover refused") + " by policy " + pol.name()
+                        + " at " + java.time.Instant.now() + ": " + d.reason());
+                if (!d.allowed()) {
+                    throw new IllegalStateException("failover policy " + pol.name() + " refuses the takeover of " + groupName
+                            + ": " + d.reason());
+                }
+            }
+            t = targets.values().stream().filter(x -> x.group.name.equals(groupName)).findFirst().orElse(null);
+            if (t == null) {
+                Group g = engine.groupMap().get(groupName);
+                if (g == null) {
+                    throw new IllegalArgumentException("group " + groupName + " does not exist");
+                }
+                throw new IllegalStateException("group " + groupName + " here is not the secondary of a pair: there is"
+                        + " nothing to take over" + (g.primaries.length > 0 ? " (it is the primary already)" : ""));
+            }
+            Group g = t.group;
+            if (g.journalOnly) {
+                throw new IllegalStateException("group " + groupName + " here is journal-only: it has no volumes to serve");
+            }
+            Journal j = g.journal;
+            if (j == null) {
+                throw new IllegalStateException("group " + groupName + " is not serving");
+            }
+            if (t.rec.outdated() && !force) {
+                throw new IllegalStateException("group " + groupName + " here is Outdated: " + t.peer
+                        + " acknowledged writes after " + j.head() + " that this site lacks; doppel:takeover --force "
+                        + groupName + " takes over without them (the positions after " + j.head() + " are lost)");
+            }
+            if (!t.rec.consistent() && !force) {
+                throw new IllegalStateException("group " + groupName + " here is inconsistent: a resync from " + t.peer
+                        + " is under way and its volumes are no image of the primary's writes; --force takes over anyway");
+            }
+            targets.remove(t.id); // frames of the pair from here on are answered SUPERSEDED
+        }
+        TargetPair tp = t;
+        Group g = t.group;
+        try {
+            tp.inOrder(() -> null).get(60, java.util.concurrent.TimeUnit.SECONDS); // frames already queued are done
+            tp.awaitApplied(TargetPair.REBASE_APPLY_MILLIS);
+        } catch (Exception e) {
+            synchronized (this) {
+                targets.put(tp.id, tp);
+            }
+            throw new IOException("taking over " + groupName + ": the records held were not applied: "
+                    + PrimaryPair.rootMessage(e), e);
+        }
+        tp.shutdown();
+        Journal j = g.journal;
+        engine.checkpointGroup(g);
+        Position forkAt = j.head();
+        long next = j.epoch();
+        for (io.doppel.api.journal.EpochEntry x : j.history()) {
+            next = Math.max(next, x.epoch());
+        }
+        next++;
+        j.beginEpoch(next, siteId());
+        // a record in the new epoch makes it this site's reign at once, written or not
+        engine.takeoverMarker(g, "takeover of " + groupName + " from " + tp.peer + " in epoch " + next
+                + (force ? " (forced)" : "") + "; the former primary's history parts at " + forkAt + " at the latest");
+        PairStore.PairRecord r;
+        synchronized (this) {
+            r = store.update(tp.id, x -> x.withPrimary(true).withOutdated(true).withConsistent(true, Position.ZERO)
+                    .withPeerDurable(forkAt));
+            PrimaryPair p = new PrimaryPair(this, g, r);
+            p.lastDecision = "takeover" + (force ? " --force" : "") + " at " + java.time.Instant.now() + " in epoch " + next
+                    + " after " + forkAt;
+            // the cursor exists before the first host write: every block written from now on is kept
+            p.start(j);
+            primaries.put(r.id(), p);
+            pairsChanged(g);
+            g.target = null;
+            decisions.put(groupName, p.lastDecision);
+            LOG.warn("Pair {}: took {} over from {} in epoch {}{}; host writes are accepted here, and the blocks they touch"
+                    + " are kept for {}", r.id(), groupName, tp.peer, next, force ? " (forced)" : "", tp.peer);
+            return p.info();
+        }
+    }
+
+    /**
+     * The pair's primary here meets a later reign of it (a takeover elsewhere): it stops
+     * accepting writes (those in flight fail) and becomes the secondary. What it wrote that the
+     * other side never had is found at the next OPEN, from the fork point.
+     */
+    synchronized void demote(PrimaryPair p, Wire.Reign by) {
+        if (primaries.get(p.id) != p) {
+            return;
+        }
+        Group g = p.group;
+        try {
+            p.prepareDemotion();
+            p.stop();
+            primaries.remove(p.id);
+            pairsChanged(g);
+            Journal j = g.journal;
+            if (j != null) {
+                // its records are in its map now (prepareDemotion): none need holding for the peer
+                j.cursor(PrimaryPair.cursorName(p.id), null).remove();
+            }
+            // the Outdated mark stays: as the secondary's record it says this site went on alone
+            // (a sync primary that marked its peer), which the next OPEN weighs (split-brain)
+            PairStore.PairRecord r = store.update(p.id, x -> x.withPrimary(false));
+            TargetPair t = new TargetPair(this, g, r);
+            g.target = t;
+            targets.put(r.id(), t);
+            t.start();
+            decisions.put(g.name, "became the secondary of " + p.peer + " at " + java.time.Instant.now() + ": it rules the pair in "
+                    + by);
+            LOG.warn("Pair {}: {} here is now the secondary of {} ({}); host writes are refused", p.id, g.name, p.peer, by);
+        } catch (IOException | RuntimeException e) {
+            LOG.error("Pair {}: becoming the secondary of {} failed; host writes stay refused", p.id, p.peer, e);
+            if (g.target == null) {
+                g.target = new TargetPair(this, g, p.rec); // never started: it only makes the group refuse host writes
             }
         }
     }

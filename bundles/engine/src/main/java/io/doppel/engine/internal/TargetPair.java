@@ -88,6 +88,10 @@ final class TargetPair {
     /** Records the primary appended between the last two pulls. */
     private volatile long primaryAppended;
     private final PrimaryPair.Rate rate = new PrimaryPair.Rate();
+    /** The primary's epochs, from its last OPEN: a rebase makes them this journal's. */
+    private volatile List<io.doppel.api.journal.EpochEntry> primaryHistory;
+    /** Both sites wrote after the fork (last OPEN): no pass is taken until the operator resolves it. */
+    private volatile boolean splitBrain;
     /** Journal-only: the pairs from this group that the source's current pass is relayed to. */
     private List<PrimaryPair> relayTo = List.of();
 
@@ -194,32 +198,163 @@ final class TargetPair {
         return new Wire.Ack(j.head(), j.durable(), group.tracker.watermark(), rec.consistent(), rec.outdated());
     }
 
+    /** Waits until every record held is applied (a takeover serves the image of its last record). */
+    void awaitApplied(long millis) throws IOException, InterruptedException {
+        Journal j = journal();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        while (group.tracker.watermark().isBefore(j.head())) {
+            synchronized (applyWake) {
+                applyWake.notifyAll();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IOException("records through " + j.head() + " were not applied within " + millis + " ms (applied "
+                        + group.tracker.watermark() + ")");
+            }
+            Thread.sleep(5);
+        }
+    }
+
     // ---- OPEN ---------------------------------------------------------------------------------
 
-    /** Checks (or creates) the target volumes; answers with the journal head and whether it continues the primary's. */
-    Frame open(Wire.In in) throws IOException {
-        String mode = in.getString();
-        String policy = in.getString();
-        in.getString(); // the primary's site id (fork points come with failover)
-        boolean outdated = in.getBoolean();
-        int n = in.getInt();
+    /**
+     * Checks (or creates) the target volumes; answers with the journal head, whether it
+     * continues the primary's, and where this copy's history parts from the primary's (with
+     * the blocks this site wrote or lacks after that point).
+     */
+    Frame open(Wire.Open o) throws IOException {
         Map<Integer, VolumeSlot> map = new HashMap<>();
-        for (int i = 0; i < n; i++) {
-            int sourceId = in.getInt();
-            String name = in.getString();
-            long size = in.getLong();
-            map.put(sourceId, repl.engine().targetVolume(group, name, size));
+        for (Wire.OpenVolume v : o.volumes()) {
+            map.put(v.sourceId(), repl.engine().targetVolume(group, v.name(), v.size()));
         }
         volumes = Map.copyOf(map);
-        if (!mode.equals(rec.mode()) || !policy.equals(rec.policy()) || outdated != rec.outdated()) {
-            rec = repl.store().update(id, r -> r.withMode(mode, policy).withOutdated(outdated));
+        primaryHistory = o.history();
+        // before the record takes the primary's flags: a former primary's mark says it went on alone
+        Divergence d = divergence(o);
+        splitBrain = d != null && d.splitBrain();
+        if (!o.mode().equals(rec.mode()) || !o.policy().equals(rec.policy()) || o.outdated() != rec.outdated()) {
+            rec = repl.store().update(id, r -> r.withMode(o.mode(), o.policy()).withOutdated(o.outdated()));
         }
-        state(rec.consistent() ? "connected" : "inconsistent", rec.consistent() ? "" : "waiting for a resync pass");
+        if (d != null && d.splitBrain()) {
+            state("split-brain", d.describe());
+        } else if (d != null) {
+            state("diverged", d.describe() + "; the primary copies those blocks back");
+        } else {
+            state(rec.consistent() ? "connected" : "inconsistent", rec.consistent() ? "" : "waiting for a resync pass");
+        }
         Wire.Ack a = ack();
         boolean continues = rec.fullCopyDone();
-        return new Wire.Out(Wire.REPLY, id, 80).putPosition(a.journaled()).putPosition(a.durable())
+        Wire.Out out = new Wire.Out(Wire.REPLY, id, 128).putPosition(a.journaled()).putPosition(a.durable())
                 .putPosition(a.applied()).putBoolean(a.consistent()).putBoolean(a.outdated()).putBoolean(continues)
-                .frame();
+                .putBoolean(d != null);
+        if (d != null) {
+            d.put(out);
+        }
+        return out.frame();
+    }
+
+    // ---- where this copy parted from the primary (failback, split-brain) -----------------------
+
+    /**
+     * What this site holds that the primary's history does not: the records after the fork
+     * point, and the map it kept as the pair's primary (its not-copied updates and the hot
+     * extents of its last unclean stop). Null when nothing diverges.
+     *
+     * @param ownEpoch an epoch this site opened itself with records after the fork: it wrote
+     *                 in its own reign, so both sides did (split-brain)
+     */
+    record Divergence(Position fork, Position head, long records, List<long[]> runs, long blocks,
+                      io.doppel.api.journal.EpochEntry ownEpoch, boolean wroteAlone) {
+
+        boolean splitBrain() {
+            return ownEpoch != null || wroteAlone;
+        }
+
+        String describe() {
+            return splitBrain()
+                    ? "both sites wrote after " + fork + ": this site " + (ownEpoch != null ? "in its own epoch "
+                            + ownEpoch.epoch() : "as a sync primary that went on without its peer") + " (" + records
+                            + " records through " + head + ", " + blocks + " blocks); resolve with doppel:resolve"
+                    : "this site holds " + records + " records after the fork point " + fork + " (through " + head + ") and "
+                            + blocks + " blocks in all that differ";
+        }
+
+        void put(Wire.Out out) {
+            out.putPosition(fork).putPosition(head).putLong(records).putBoolean(splitBrain())
+                    .putLong(ownEpoch != null ? ownEpoch.epoch() : fork.epoch()).putInt(runs.size());
+            for (long[] r : runs) {
+                out.putInt((int) r[0]).putLong(r[1]).putLong(r[2]);
+            }
+        }
+    }
+
+    private Divergence divergence(Wire.Open o) throws IOException {
+        Journal j = journal();
+        Position head = j.head();
+        List<io.doppel.api.journal.EpochEntry> mine = j.history();
+        Position fork = ForkPoint.of(mine, head, o.history(), o.head());
+        boolean leftover = repl.maps() != null && repl.maps().list().contains(id);
+        if (!head.isAfter(fork) && !leftover) {
+            return null;
+        }
+        // blocks by this site's volume id, then translated to the primary's
+        Map<Integer, Integer> toSource = new HashMap<>();
+        volumes.forEach((sourceId, slot) -> toSource.put(slot.id, sourceId));
+        java.util.TreeMap<Integer, java.util.BitSet> blocks = new java.util.TreeMap<>();
+        long records = 0;
+        Position from = Position.max(fork, j.retainedStart());
+        if (head.isAfter(from)) {
+            try (JournalReader r = j.read(from, head)) {
+                for (JournalRecord x = r.next(); x != null; x = r.next()) {
+                    records++;
+                    if (x.touchesBlocks()) {
+                        long first = x.offset() / VolumeService.BLOCK_SIZE;
+                        long last = (x.offset() + Math.max(1, x.length()) - 1) / VolumeService.BLOCK_SIZE;
+                        blocks.computeIfAbsent(x.volumeId(), k -> new java.util.BitSet()).set((int) first, (int) last + 1);
+                    }
+                }
+            }
+        }
+        if (leftover) {
+            io.doppel.api.bitmap.DifferenceMap m = repl.maps().open(id);
+            for (int v : m.volumes()) {
+                java.util.BitSet bs = blocks.computeIfAbsent(v, k -> new java.util.BitSet());
+                m.forEachRun(v, (first, count) -> bs.set((int) first, (int) (first + count)));
+            }
+        }
+        List<long[]> runs = new java.util.ArrayList<>();
+        long n = 0;
+        for (Map.Entry<Integer, java.util.BitSet> e : blocks.entrySet()) {
+            Integer source = toSource.get(e.getKey());
+            if (source == null) {
+                continue; // a volume the primary does not pair (deleted there)
+            }
+            java.util.BitSet bs = e.getValue();
+            for (int b = bs.nextSetBit(0); b >= 0; ) {
+                int end = bs.nextClearBit(b);
+                runs.add(new long[] {source, b, end - b});
+                n += end - b;
+                b = bs.nextSetBit(end);
+            }
+        }
+        io.doppel.api.journal.EpochEntry own = ForkPoint.ownEpochAfter(mine, head, fork, repl.siteId());
+        // a sync primary acknowledges a write only once its peer has it, unless it marked the peer
+        // Outdated and went on alone: then its records after the fork are writes of its own
+        boolean alone = leftover && rec.outdated() && "sync".equals(rec.mode()) && records > 0;
+        Divergence d = new Divergence(fork, head, records, List.copyOf(runs), n, own, alone);
+        if (n == 0 && !d.splitBrain()) {
+            return null;
+        }
+        if (!d.splitBrain() && rec.consistent()) {
+            // the blocks this site wrote that the primary never had stay readable for the operator
+            repl.engine().keepDivergence(group, divergedSnapshot(fork), fork, head);
+        }
+        LOG.warn("Pair {}: {} parts from {}'s history at {}: {}", id, group.name, peer, fork, d.describe());
+        return d;
+    }
+
+    /** The snapshot that keeps this site's divergent blocks: named after the fork point. */
+    static String divergedSnapshot(Position fork) {
+        return "diverged-" + fork.epoch() + "-" + fork.seq();
     }
 
     // ---- records ------------------------------------------------------------------------------
@@ -472,6 +607,10 @@ final class TargetPair {
         boolean rebase = in.getBoolean();
         long blocks = in.getLong();
         boolean whole = in.hasMore() && in.getBoolean();
+        if (splitBrain) {
+            throw new IOException("group " + group.name + " here and " + peer + " both wrote after their histories parted"
+                    + " (split-brain): nothing is copied until doppel:resolve");
+        }
         if (group.journalOnly) {
             return relayBegin(start, rebase, whole, blocks);
         }
@@ -517,9 +656,18 @@ final class TargetPair {
                 for (PrimaryPair p : group.primaries) {
                     p.sourceRebasing(j); // a cascade's cursor must be at the head, its records in its map
                 }
-                j.rebase(start);
+                List<io.doppel.api.journal.EpochEntry> h = primaryHistory;
+                if (h == null || h.isEmpty()) {
+                    j.rebase(start);
+                } else {
+                    j.rebase(start, h); // this copy follows the primary's history from here on
+                }
                 group.tracker = new AppliedTracker(start);
                 rebases++;
+                if (repl.maps() != null && repl.maps().list().contains(id)) {
+                    // the map this site kept as the pair's primary: its blocks are in this pass
+                    repl.maps().delete(id);
+                }
             }
         } finally {
             applyLock.unlock();

@@ -30,12 +30,18 @@ import io.doppel.api.transport.Frame;
  * RESIZE      p→s  grow a target volume before the source grows
  * RESYNC_WANTED s→p a journal-only secondary asks for a pass of every block (one of its own
  *                  peers needs a whole copy, which only the source's volumes can give)
+ * SUPERSEDED  reply  from the pair's primary of a later reign (a takeover) to any message of
+ *                  the pair from a former primary: its reign epoch and site
  * </pre>
  */
 final class Wire {
 
-    /** 2: RECORDS carries the primary's load. 3: RESYNC_BEGIN says whether it is whole; RESYNC_WANTED. */
-    static final int VERSION = 3;
+    /**
+     * 2: RECORDS carries the primary's load. 3: RESYNC_BEGIN says whether it is whole;
+     * RESYNC_WANTED. 4: OPEN carries the primary's reign, head and history, its reply the fork;
+     * SUPERSEDED.
+     */
+    static final int VERSION = 4;
 
     static final int OPEN = 100;
     static final int PUSH = 101;
@@ -49,6 +55,11 @@ final class Wire {
     static final int RESIZE = 109;
     static final int RESYNC_WANTED = 110;
     static final int REPLY = 150;
+    /**
+     * The reply of a site that is the pair's primary in a later reign to a message of the pair
+     * from its former primary: the receiver stops accepting writes and becomes the secondary.
+     */
+    static final int SUPERSEDED = 151;
 
     static final int[] TYPES = {OPEN, PUSH, FORCE, PULL, RESYNC_BEGIN, RESYNC_DATA, RESYNC_END, OUTDATED, CLOSE, RESIZE,
         RESYNC_WANTED};
@@ -274,6 +285,89 @@ final class Wire {
                 o.putBytes(data);
             }
         }
+    }
+
+    /** Who rules a group's copy: the epoch of its last record and the site that opened it. */
+    record Reign(long epoch, String site) implements Comparable<Reign> {
+
+        static Reign of(java.util.List<io.doppel.api.journal.EpochEntry> history, Position head) {
+            long e = ForkPoint.epochAt(history, head.seq());
+            String site = "";
+            for (io.doppel.api.journal.EpochEntry x : history) {
+                if (x.epoch() == e) {
+                    site = x.siteId();
+                }
+            }
+            return new Reign(e, site);
+        }
+
+        @Override
+        public int compareTo(Reign o) {
+            int c = Long.compare(epoch, o.epoch);
+            return c != 0 ? c : site.compareTo(o.site);
+        }
+
+        @Override
+        public String toString() {
+            return "epoch " + epoch + (site.isEmpty() ? "" : " of " + site);
+        }
+    }
+
+    static Out putHistory(Out o, java.util.List<io.doppel.api.journal.EpochEntry> history) {
+        o.putInt(history.size());
+        for (io.doppel.api.journal.EpochEntry x : history) {
+            o.putLong(x.epoch()).putString(x.siteId()).putLong(x.firstSeq()).putLong(x.previousLastSeq());
+        }
+        return o;
+    }
+
+    static java.util.List<io.doppel.api.journal.EpochEntry> getHistory(In in) {
+        int n = in.getInt();
+        if (n < 0 || n > 1_000_000) {
+            throw new IllegalArgumentException("garbled message: a history of " + n + " epochs");
+        }
+        java.util.List<io.doppel.api.journal.EpochEntry> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(new io.doppel.api.journal.EpochEntry(in.getLong(), in.getString(), in.getLong(), in.getLong()));
+        }
+        return out;
+    }
+
+    /** One volume as OPEN names it. */
+    record OpenVolume(int sourceId, String name, long size) {
+    }
+
+    /**
+     * OPEN: the pair's settings and volumes, and (version 4) the primary's reign, head and
+     * history, from which the secondary computes where their histories part.
+     */
+    record Open(String group, String mode, String policy, String site, boolean outdated, List<OpenVolume> volumes,
+                Reign reign, Position head, List<io.doppel.api.journal.EpochEntry> history) {
+
+        static Open read(In in) {
+            String group = in.getString();
+            String mode = in.getString();
+            String policy = in.getString();
+            String site = in.getString();
+            boolean outdated = in.getBoolean();
+            int n = in.getInt();
+            if (n < 0 || n > 65_536) {
+                throw new IllegalArgumentException("garbled message: OPEN names " + n + " volumes");
+            }
+            List<OpenVolume> vols = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                vols.add(new OpenVolume(in.getInt(), in.getString(), in.getLong()));
+            }
+            Reign reign = new Reign(in.getLong(), in.getString());
+            Position head = in.getPosition();
+            return new Open(group, mode, policy, site, outdated, vols, reign, head, getHistory(in));
+        }
+    }
+
+    /** SUPERSEDED: this site rules the pair in {@code reign}. */
+    static Frame superseded(String pairId, Reign reign, String why) {
+        return new Out(SUPERSEDED, pairId, 64 + why.length() * 3).putLong(reign.epoch()).putString(reign.site())
+                .putString(why).frame();
     }
 
     // ---- messages ------------------------------------------------------------------------

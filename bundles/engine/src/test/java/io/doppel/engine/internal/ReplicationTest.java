@@ -1304,4 +1304,169 @@ class ReplicationTest {
                 .isIn(0L, passBlocks);
         assertThat(middleVolumeUnwritten()).isTrue();
     }
+
+    // ---- failover: takeover, failback by difference, split-brain ---------------------------------
+
+    /** Allows every takeover the operator asks for (the manual policy's rule). */
+    private static final io.doppel.api.failover.FailoverPolicy ALLOW = new io.doppel.api.failover.FailoverPolicy() {
+        @Override
+        public String name() {
+            return "manual";
+        }
+
+        @Override
+        public Decision decide(TakeoverRequest request) {
+            return Decision.allow("asked by the operator");
+        }
+    };
+
+    private ReplicationSite restart(ReplicationSite s) throws Exception {
+        ReplicationSite again = new ReplicationSite(s.name, net, s.storage, s.journalSettings, VOL).start();
+        again.repl.policyAdded(ALLOW);
+        return again;
+    }
+
+    private static void awaitFailedBack(ReplicationSite primary, ReplicationSite back, String peer, String state) {
+        awaitState(primary, peer, state);
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> {
+            PairInfo p = primary.pair(peer);
+            return p.mapBlocks() == 0 && p.lagRecords() == 0 && back.pair(primary.name).consistent()
+                    && !back.group().tracker.watermark().isBefore(primary.head());
+        });
+    }
+
+    @Test
+    void aTakeoverIsRefusedWithoutAPolicyForAPrimaryAndForAnOutdatedCopy() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.repl.takeover("default", false))
+                .hasMessageContaining("no failover policy is installed");
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> a.repl.takeover("default", false))
+                .hasMessageContaining("not the secondary of a pair").hasMessageContaining("it is the primary already");
+        // B Outdated, as A's OUTDATED message records it when A goes on without B
+        TargetPair t = b.group().target;
+        t.rec = b.repl.store().update(t.id, r -> r.withOutdated(true));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.repl.takeover("default", false))
+                .hasMessageContaining("is Outdated").hasMessageContaining("--force");
+        assertThat(b.pair("A").role()).as("a refused takeover changes nothing").isEqualTo("secondary");
+    }
+
+    @Test
+    void aTakenOverSyncPairFailsBackByTheNewPrimarysWritesOnly() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        Random rnd = new Random(51);
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 300, true);
+        }
+        b.awaitApplied(a.head());
+        long primaryEpoch = a.group().journal.epoch();
+        byte[] before = a.image();
+        a.close(); // the primary stops
+        b.repl.takeover("default", false);
+        assertThat(b.pair("A").role()).isEqualTo("primary");
+        assertThat(b.group().journal.epoch()).as("the takeover opens a new epoch").isGreaterThan(primaryEpoch);
+        Set<Long> atB;
+        try (BlockDevice d = b.device()) {
+            atB = write(d, rnd, 150, false);
+        }
+        a = restart(a);
+        assertThat(a.image()).as("negative control: A lacks B's writes").isNotEqualTo(b.image());
+        awaitFailedBack(b, a, "A", "in-sync");
+        assertThat(a.image()).isEqualTo(b.image());
+        assertThat(a.image()).isNotEqualTo(before);
+        assertThat(a.pair("B").role()).isEqualTo("secondary");
+        assertThat(b.pair("A").resyncBlocks()).as("no whole copy: B's records reached A from its journal")
+                .isLessThanOrEqualTo(atB.size());
+        try (BlockDevice d = a.device()) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> d.write(0, ByteBuffer.allocate(4096), false))
+                    .hasMessageContaining("is a replica");
+        }
+        // the pair runs on from B: new writes reach A synchronously
+        try (BlockDevice d = b.device()) {
+            write(d, rnd, 50, false);
+        }
+        assertThat(a.head()).isEqualTo(b.head());
+    }
+
+    @Test
+    void anAsyncFailbackCopiesTheUnionOfBothSidesWritesAndKeepsTheOldPrimarysInASnapshot() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        Random rnd = new Random(52);
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 200, false);
+        }
+        b.awaitApplied(a.head());
+        // A's cursor for B reached its head: what A keeps for B from here on is exactly what follows
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> a.group().journal.status().cursors().stream()
+                .allMatch(c -> c.position().equals(a.head())));
+        net.cut("A", "B");
+        Set<Long> atA;
+        try (BlockDevice d = a.device()) {
+            atA = write(d, rnd, 100, false); // never copied: A's not-copied updates
+        }
+        byte[] aDiverged = a.image();
+        a.close();
+        b.repl.takeover("default", false);
+        Set<Long> atB;
+        try (BlockDevice d = b.device()) {
+            atB = write(d, rnd, 100, false);
+        }
+        net.heal("A", "B");
+        a = restart(a);
+        awaitFailedBack(b, a, "A", "replicating");
+        assertThat(a.image()).isEqualTo(b.image());
+        Set<Long> union = new HashSet<>(atA);
+        union.addAll(atB);
+        assertThat(b.pair("A").resyncBlocks()).as("blocks copied back: A's divergent ones and B's new ones, once each")
+                .isEqualTo(union.size());
+        // A's divergent blocks are kept, readable, in the snapshot named after the fork point
+        String snap = a.engine.groupMap().get("default").volumes.values().iterator().next().volume.snapshots().stream()
+                .map(io.doppel.api.volume.SnapshotInfo::name).filter(n -> n.startsWith("diverged-")).findFirst().orElseThrow();
+        try (BlockDevice d = a.engine.openSnapshot("vol0", snap)) {
+            ByteBuffer kept = ByteBuffer.allocate((int) VOL);
+            d.read(0, kept);
+            assertThat(kept.array()).as("snapshot %s holds A's image before the failback", snap).isEqualTo(aDiverged);
+        }
+    }
+
+    @Test
+    void bothSidesWritingAfterTheForkIsASplitBrainThatCopiesNothing() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        Random rnd = new Random(53);
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 100, false);
+        }
+        net.cut("A", "B");
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 50, false); // A goes on alone (lost-peer policy continue)
+        }
+        b.repl.takeover("default", false); // B never learned it is Outdated: the partition hid it
+        try (BlockDevice d = b.device()) {
+            write(d, rnd, 50, false);
+        }
+        byte[] atA = a.image();
+        byte[] atB = b.image();
+        net.heal("A", "B");
+        awaitState(b, "A", "split-brain");
+        assertThat(b.pair("A").detail()).contains("both sites wrote after").contains("doppel:resolve");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> "split-brain".equals(a.pair("B").state()));
+        assertThat(a.image()).as("nothing overwritten at A").isEqualTo(atA);
+        assertThat(b.image()).as("nothing overwritten at B").isEqualTo(atB);
+        assertThat(a.pair("B").role()).as("A no longer takes host writes").isEqualTo("secondary");
+    }
 }

@@ -1313,6 +1313,11 @@ public final class FileJournal implements Journal {
      */
     @Override
     public void rebase(Position newHead) throws IOException {
+        rebase(newHead, null);
+    }
+
+    @Override
+    public void rebase(Position newHead, List<EpochEntry> adopted) throws IOException {
         Objects.requireNonNull(newHead, "newHead");
         checkOpen();
         List<Segment> dropped;
@@ -1345,7 +1350,20 @@ public final class FileJournal implements Journal {
 
                     long newEpoch = Math.max(epoch, newHead.epoch());
                     List<EpochEntry> hist = history;
-                    if (newHead.epoch() > epoch) {
+                    if (adopted != null) {
+                        // the new primary's epochs through the new head replace this journal's
+                        List<EpochEntry> next = new ArrayList<>();
+                        for (EpochEntry e : adopted) {
+                            if (e.firstSeq() <= newHead.seq() + 1) {
+                                next.add(e);
+                            }
+                        }
+                        if (next.isEmpty() || next.get(next.size() - 1).epoch() < newHead.epoch()) {
+                            next.add(new EpochEntry(newHead.epoch(), REPLICATED_SITE, newHead.seq() + 1, newHead.seq()));
+                        }
+                        hist = List.copyOf(next);
+                        newEpoch = newHead.epoch();
+                    } else if (newHead.epoch() > epoch) {
                         List<EpochEntry> next = new ArrayList<>(hist);
                         next.add(new EpochEntry(newHead.epoch(), REPLICATED_SITE, newHead.seq() + 1, newHead.seq()));
                         hist = List.copyOf(next);

@@ -1,0 +1,26 @@
+package io.doppel.api.failover;
+
+import java.io.IOException;
+import java.util.List;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * Taking a group over at its secondary, and the failover state of groups. User mistakes raise
+ * {@link IllegalArgumentException}, refusals {@link IllegalStateException}, each naming why.
+ */
+@ProviderType
+public interface FailoverService {
+
+    /**
+     * This site, the group's secondary, becomes its primary: it applies the records it holds,
+     * opens a new epoch above every one it knows, and takes host writes; what it writes from
+     * then on is kept for the former primary, which is copied only those blocks (and its own
+     * divergent ones) when it returns. Refused for an Outdated or inconsistent copy unless
+     * {@code force}, and when the failover policy refuses.
+     */
+    FailoverStatus takeover(String group, boolean force) throws IOException;
+
+    /** Every paired group's failover state here. */
+    List<FailoverStatus> failoverStatus();
+}
