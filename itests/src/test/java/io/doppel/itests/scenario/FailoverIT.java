@@ -1,0 +1,155 @@
+package io.doppel.itests.scenario;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.doppel.itests.harness.Appliance;
+import io.doppel.itests.harness.Cluster;
+import io.doppel.itests.harness.ClusterExtension;
+import io.doppel.itests.harness.ProcessResult;
+import io.doppel.itests.harness.ShellResult;
+import io.doppel.itests.tools.FaultProxy;
+import io.doppel.itests.tools.History;
+import io.doppel.itests.tools.ReplicaChecker;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Failover of a sync pair between two real appliances: the primary A is killed with SIGKILL
+ * under the oracle workload, B takes over with {@code doppel:takeover}, writes more, and A is
+ * restarted. A must become B's secondary and end identical to it, having received only the
+ * blocks that differ (counted by the fault proxy A dials B through).
+ */
+class FailoverIT {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FailoverIT.class);
+
+    static final String GROUP = "fo";
+    static final List<String> ORACLE_VOLUMES = List.of("r1", "r2");
+    static final String SIZE = "256M";
+    static final long VOLUME_BYTES = 256L << 20;
+    static final long ORACLE_BLOCKS = 4096;
+    static final Duration PAIR_TIMEOUT = Duration.ofMinutes(2);
+    /** What B writes after the takeover: 256 blocks of r1 at 64 MiB, outside the oracle's region. */
+    static final long B_OFFSET = 64L << 20;
+    static final long B_BLOCKS = 256;
+
+    @RegisterExtension
+    static final ClusterExtension clusters = new ClusterExtension();
+
+    static Appliance a;
+    static Appliance b;
+    static FaultProxy aToB;
+    static Path work;
+
+    @BeforeAll
+    static void boot() {
+        Cluster cluster = clusters.create("a", "b");
+        cluster.startAll();
+        a = cluster.appliance("a");
+        b = cluster.appliance("b");
+        work = Scenario.directory(cluster.workDir(), "work");
+        aToB = Sites.proxyTo(b);
+        Sites.connect(a, b, aToB);
+        a.execOk("doppel:group-create " + GROUP);
+        for (String v : ORACLE_VOLUMES) {
+            a.execOk("doppel:volume-create --group " + GROUP + " " + v + " " + SIZE);
+            a.execOk("doppel:export-add " + v);
+        }
+    }
+
+    @AfterAll
+    static void closeProxy() {
+        if (aToB != null) {
+            aToB.close();
+        }
+    }
+
+    @Test
+    void theKilledPrimaryReturnsAsTheSecondaryAndGetsOnlyTheBlocksThatDiffer() throws Exception {
+        a.execOk("doppel:pair-create --mode sync " + GROUP + " b");
+        Sites.awaitPair(a, GROUP, "b", "in sync", PAIR_TIMEOUT, p -> p.path("state").asText().equals("in-sync"));
+        for (String v : ORACLE_VOLUMES) {
+            b.execOk("doppel:export-add " + v);
+        }
+        ShellResult notSecondary = a.exec("doppel:takeover " + GROUP);
+        assertThat(notSecondary.output() + notSecondary.errors()).as(notSecondary.describe())
+                .contains("not the secondary of a pair");
+        ShellResult connected = b.exec("doppel:takeover " + GROUP);
+        assertThat(connected.output() + connected.errors()).as("manual policy, primary reachable: %s", connected.describe())
+                .contains("a is connected and still the primary");
+
+        History history;
+        try (OracleRun oracle = OracleRun.start(a, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, 400, null, work)) {
+            await().atMost(Duration.ofMinutes(1)).until(() -> oracle.acknowledged() > 1500);
+            a.kill();
+            history = oracle.stop();
+        }
+        LOG.info("A killed: {} oracle writes acknowledged, {} failed, {} unknown", history.acknowledged(), history.failed(),
+                history.unknown());
+        Sites.awaitPair(b, GROUP, "a", "to see A gone", PAIR_TIMEOUT, p -> !p.path("state").asText().equals("replicating"));
+        JsonNode took = b.execJson("doppel:takeover --json " + GROUP);
+        LOG.info("Takeover at B: {}", took);
+        assertThat(took.path("role").asText()).isEqualTo("primary");
+        assertThat(took.path("epoch").asLong()).as("a new epoch").isGreaterThan(1);
+        assertThat(took.path("lastDecision").asText()).contains("takeover");
+        // nothing A acknowledged is missing at B
+        OracleRun.ok(ReplicaChecker.checkSync(history, OracleRun.images(b, ORACLE_VOLUMES, history)));
+
+        ProcessResult wrote = Scenario.qemuIo(b.nbdUri("r1"), "write -P 0x77 " + B_OFFSET + " " + B_BLOCKS * 4096);
+        assertThat(Scenario.qemuIoSucceeded(wrote)).as("B takes host writes: %s", wrote.describe()).isTrue();
+
+        aToB.resetCounters();
+        long logOffset = b.karafLog().size();
+        a.start();
+        Sites.awaitPair(a, GROUP, "b", "A as B's secondary", PAIR_TIMEOUT,
+                p -> p.path("role").asText().equals("secondary") && p.path("consistent").asBoolean());
+        Sites.awaitCaughtUp(b, GROUP, "a", PAIR_TIMEOUT);
+        for (String v : ORACLE_VOLUMES) {
+            ProcessResult cmp = Sites.compare(b.nbdUri(v), a.nbdUri(v));
+            assertThat(cmp.exitCode()).as("qemu-img compare %s of B with A\n%s", v, cmp.describe()).isZero();
+        }
+        ProcessResult refused = Scenario.qemuIo(a.nbdUri("r2"), "write -P 0x11 0 4k");
+        assertThat(Scenario.qemuIoSucceeded(refused)).as("A refuses host writes now: %s", refused.describe()).isFalse();
+
+        // what A received: the pass of the union of both sides' blocks, and B's records
+        long passBlocks = 0;
+        Matcher m = Pattern.compile("resync pass to a done \\((\\d+) blocks\\)").matcher(b.karafLog().textSince(logOffset));
+        while (m.find()) {
+            passBlocks += Long.parseLong(m.group(1));
+        }
+        long bytes = aToB.bytes(FaultProxy.Direction.DOWNSTREAM);
+        long union = passBlocks + B_BLOCKS; // B's own blocks may be in the pass too: then this counts them twice
+        JsonNode status = b.execJson("doppel:failover-status --json " + GROUP).get(0);
+        LOG.info("Failback: {} bytes from B to A; {} blocks in B's pass(es) (the group has {}); B's status {}", bytes,
+                passBlocks, 2 * VOLUME_BYTES / 4096, status);
+        // A's part is mostly its hot extents at the kill (the activity log: every block it may
+        // have written without B), B's part the blocks it wrote since the takeover
+        assertThat(status.path("divergentBlocks").asLong()).as("blocks A reported as its own after the fork").isPositive();
+        assertThat(passBlocks).as("the pass: the union of both sides' blocks")
+                .isLessThanOrEqualTo(status.path("divergentBlocks").asLong() + B_BLOCKS)
+                .isLessThan(2 * VOLUME_BYTES / 4096 / 8);
+        assertThat(bytes).as("bytes A received: within 10% of the blocks that differ")
+                .isLessThanOrEqualTo(union * 4096 * 11 / 10 + (1L << 20))
+                .isLessThan(2 * VOLUME_BYTES / 8);
+        assertThat(b.karafLog().textSince(logOffset)).doesNotContain("copying the whole group");
+        // A's own blocks after the fork stay readable in a snapshot named after the fork point
+        String fork = status.path("fork").asText();
+        String kept = "diverged-" + fork.replace('/', '-');
+        JsonNode snapshots = a.execJson("doppel:snapshot-list --json r1");
+        assertThat(snapshots.findValuesAsText("name")).as("snapshots of r1 at A").contains(kept);
+        JsonNode atA = a.execJson("doppel:failover-status --json " + GROUP).get(0);
+        assertThat(atA.path("role").asText()).isEqualTo("secondary");
+        assertThat(atA.path("lastDecision").asText()).contains("became the secondary of b");
+    }
+}
