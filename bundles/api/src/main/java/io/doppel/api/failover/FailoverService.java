@@ -21,6 +21,14 @@ public interface FailoverService {
      */
     FailoverStatus takeover(String group, boolean force) throws IOException;
 
+    /**
+     * A planned switch of the primary role from this site to its peer: host writes here are
+     * refused from now on (those in flight complete here), the peer applies every record and
+     * becomes the primary in a new epoch, and this site its secondary. Nothing is copied but the
+     * records the peer lacked. Refused unless the peer is caught up.
+     */
+    FailoverStatus failback(String group) throws IOException, InterruptedException;
+
     /** Every paired group's failover state here. */
     List<FailoverStatus> failoverStatus();
 }

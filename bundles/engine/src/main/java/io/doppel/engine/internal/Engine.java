@@ -507,6 +507,10 @@ public final class Engine implements DeviceProvider, GroupService {
                     throw new DeviceException(IoError.EPERM, "volume " + slot.name + " is a replica: group " + g.name
                             + " is the target of pair " + target.id + " from " + target.peer);
                 }
+                String refused = g.writesRefused;
+                if (refused != null) {
+                    throw new DeviceException(IoError.EPERM, "volume " + slot.name + ": " + refused);
+                }
                 Journal j = g.journal;
                 try {
                     pos = append(g, j, kind, slot.id, offset, length, data);

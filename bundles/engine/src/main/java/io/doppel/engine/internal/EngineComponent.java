@@ -55,7 +55,7 @@ import org.slf4j.LoggerFactory;
 @Component(service = {DeviceProvider.class, GroupService.class, SiteIdentity.class, EngineStatus.class,
         PairService.class, FrameHandler.class, PeerListener.class, io.doppel.api.failover.FailoverService.class},
         immediate = true, configurationPid = "io.doppel.engine",
-        property = FrameHandler.TYPES + "=100,101,102,103,104,105,106,107,108,109,110")
+        property = FrameHandler.TYPES + "=100,101,102,103,104,105,106,107,108,109,110,112")
 @Designate(ocd = EngineConfig.class)
 public final class EngineComponent implements DeviceProvider, GroupService, SiteIdentity, EngineStatus, PairService,
         io.doppel.api.failover.FailoverService,
@@ -151,6 +151,13 @@ public final class EngineComponent implements DeviceProvider, GroupService, Site
         replication.takeover(group, force);
         return replication.failoverStatus().stream().filter(s -> s.group().equals(group)).findFirst()
                 .orElseThrow(() -> new IllegalStateException("group " + group + " has no pair after its takeover"));
+    }
+
+    @Override
+    public io.doppel.api.failover.FailoverStatus failback(String group) throws IOException, InterruptedException {
+        replication.failback(group);
+        return replication.failoverStatus().stream().filter(s -> s.group().equals(group)).findFirst()
+                .orElseThrow(() -> new IllegalStateException("group " + group + " has no pair after its failback"));
     }
 
     @Override

@@ -67,6 +67,19 @@ final class Group {
     volatile boolean waitsForPeers;
     /** Set when this group is the target of a pair: host writes are refused. */
     volatile TargetPair target;
+    /**
+     * Why host writes are refused while the group gives its primary role up (a planned
+     * failback, or a later reign met): set before the role goes, cleared once it is a target.
+     */
+    volatile String writesRefused;
+
+    /** Waits until no host write is between its checks and its volume write (each holds its blocks' lock). */
+    void quiesceWriters() {
+        for (VolumeSlot s : volumes.values()) {
+            s.locks.lockAll();
+            s.locks.unlockAll();
+        }
+    }
 
     /** Guarded by itself. */
     final TreeMap<Long, Pending> pending = new TreeMap<>();

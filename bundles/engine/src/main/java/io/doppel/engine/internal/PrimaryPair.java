@@ -696,6 +696,7 @@ final class PrimaryPair {
             gating = false;
             acks.notifyAll();
         }
+        group.writesRefused = "group " + group.name + " is no longer the primary here: " + peer + " took it over (" + r + ")";
         LOG.warn("Pair {}: {} rules {} in {} ({}); this site stops accepting writes and becomes its secondary", id, peer,
                 group.name, r, why);
         setLive(false);

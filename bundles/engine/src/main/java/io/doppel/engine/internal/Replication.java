@@ -519,6 +519,7 @@ final class Replication implements PairService {
             case Wire.RESYNC_END -> t.inOrder(() -> t.resyncEnd(in));
             case Wire.OUTDATED -> t.inOrder(() -> t.outdated(in));
             case Wire.RESIZE -> t.inOrder(() -> t.resize(in));
+            case Wire.HANDOVER -> t.inOrder(() -> handover(t, in));
             case Wire.CLOSE -> t.inOrder(() -> closeTarget(t));
             default -> CompletableFuture.failedFuture(new IOException("unknown replication message " + frame.type()));
         };
@@ -792,6 +793,16 @@ final class Replication implements PairService {
             }
             targets.remove(t.id); // frames of the pair from here on are answered SUPERSEDED
         }
+        return promote(t, "takeover" + (force ? " --force" : ""), force);
+    }
+
+    /**
+     * The secondary end {@code t} (already out of {@link #targets}) becomes the primary end: it
+     * applies what it holds, opens a new epoch with a marker record, and the group takes host
+     * writes, its blocks kept for the peer from the first write on.
+     */
+    private PairInfo promote(TargetPair t, String why, boolean force) throws IOException {
+        String groupName = t.group.name;
         TargetPair tp = t;
         Group g = t.group;
         try {
@@ -815,25 +826,148 @@ final class Replication implements PairService {
         next++;
         j.beginEpoch(next, siteId());
         // a record in the new epoch makes it this site's reign at once, written or not
-        engine.takeoverMarker(g, "takeover of " + groupName + " from " + tp.peer + " in epoch " + next
-                + (force ? " (forced)" : "") + "; the former primary's history parts at " + forkAt + " at the latest");
+        engine.takeoverMarker(g, why + " of " + groupName + " from " + tp.peer + " in epoch " + next
+                + "; the former primary's history parts at " + forkAt + " at the latest");
         PairStore.PairRecord r;
         synchronized (this) {
             r = store.update(tp.id, x -> x.withPrimary(true).withOutdated(true).withConsistent(true, Position.ZERO)
                     .withPeerDurable(forkAt));
             PrimaryPair p = new PrimaryPair(this, g, r);
-            p.lastDecision = "takeover" + (force ? " --force" : "") + " at " + java.time.Instant.now() + " in epoch " + next
-                    + " after " + forkAt;
+            p.lastDecision = why + " at " + java.time.Instant.now() + " in epoch " + next + " after " + forkAt;
             // the cursor exists before the first host write: every block written from now on is kept
             p.start(j);
             primaries.put(r.id(), p);
             pairsChanged(g);
             g.target = null;
             decisions.put(groupName, p.lastDecision);
-            LOG.warn("Pair {}: took {} over from {} in epoch {}{}; host writes are accepted here, and the blocks they touch"
-                    + " are kept for {}", r.id(), groupName, tp.peer, next, force ? " (forced)" : "", tp.peer);
+            LOG.warn("Pair {}: took {} over from {} in epoch {} ({}); host writes are accepted here, and the blocks they touch"
+                    + " are kept for {}", r.id(), groupName, tp.peer, next, why, tp.peer);
             return p.info();
         }
+    }
+
+    /** How long a planned failback waits for the peer to hold every record, and for its promotion. */
+    static final long FAILBACK_MILLIS = 120_000;
+
+    /**
+     * A planned switch of the primary role to the group's peer: host writes here are refused
+     * from now on (those in flight complete here), the peer receives and applies every record,
+     * then opens its own epoch and takes the writes; this site becomes its secondary when the
+     * peer's later reign reaches it. Nothing is copied but the records the peer lacked.
+     */
+    public PairInfo failback(String groupName) throws IOException, InterruptedException {
+        PrimaryPair p;
+        synchronized (this) {
+            List<PrimaryPair> ps = primaries.values().stream().filter(x -> x.group.name.equals(groupName)).toList();
+            if (ps.isEmpty()) {
+                Group g = engine.groupMap().get(groupName);
+                if (g == null) {
+                    throw new IllegalArgumentException("group " + groupName + " does not exist");
+                }
+                throw new IllegalStateException("group " + groupName + " here is not the primary of a pair: run failback"
+                        + " at the primary");
+            }
+            if (ps.size() > 1) {
+                throw new IllegalStateException("group " + groupName + " has " + ps.size() + " pairs; a planned failback"
+                        + " hands the role to the only peer of a group");
+            }
+            p = ps.get(0);
+            PairInfo i = p.info();
+            if (i.mapBlocks() > 0 || !i.consistent() || !("in-sync".equals(i.state()) || "replicating".equals(i.state()))) {
+                throw new IllegalStateException("group " + groupName + ": " + p.peer + " is not caught up (" + i.state()
+                        + (i.detail().isEmpty() ? "" : ": " + i.detail()) + ", " + i.mapBlocks()
+                        + " blocks in its map); a failback waits until it holds everything");
+            }
+            if (p.group.writesRefused != null) {
+                throw new IllegalStateException("group " + groupName + " is already giving its role up: " + p.group.writesRefused);
+            }
+            p.group.writesRefused = "group " + groupName + " is handing its primary role to " + p.peer
+                    + " (doppel:failback); write there";
+        }
+        Group g = p.group;
+        boolean handed = false;
+        try {
+            g.quiesceWriters(); // writes past their checks are journaled now; later ones are refused
+            Journal j = g.journal;
+            Position head = j.head();
+            j.force(head);
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(FAILBACK_MILLIS);
+            while (true) {
+                PairInfo i = p.info();
+                if (!i.durable().isBefore(head) && !i.applied().isBefore(head)) {
+                    break;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IOException(p.peer + " did not hold and apply " + head + " within " + FAILBACK_MILLIS
+                            + " ms (it holds " + i.durable() + ", applied " + i.applied() + ")");
+                }
+                Thread.sleep(20);
+            }
+            PeerLink l = link(p.peer);
+            if (l == null || !l.isConnected()) {
+                throw new IOException("the link to " + p.peer + " is down");
+            }
+            Frame reply = l.request(new Wire.Out(Wire.HANDOVER, p.id, 32).putPosition(head).frame(), 60_000)
+                    .get(65, java.util.concurrent.TimeUnit.SECONDS);
+            if (reply.type() != Wire.REPLY) {
+                throw new IOException(p.peer + " did not take the role: unexpected answer " + reply.type());
+            }
+            handed = true;
+            decisions.put(groupName, "failback to " + p.peer + " at " + java.time.Instant.now() + " after " + head);
+            LOG.warn("Pair {}: {} hands group {} over at {}; this site becomes its secondary", p.id, p.peer, groupName, head);
+            while (true) {
+                Optional<PairInfo> now = pair(groupName, p.peer);
+                if (now.isPresent() && "secondary".equals(now.get().role())) {
+                    return now.get();
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IOException(p.peer + " took the role but its new reign did not reach this site within "
+                            + FAILBACK_MILLIS + " ms");
+                }
+                p.poke();
+                Thread.sleep(20);
+            }
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IOException("failback of " + groupName + " to " + p.peer + " failed: " + PrimaryPair.rootMessage(e), e);
+        } finally {
+            if (!handed) {
+                g.writesRefused = null; // the role stays here: writes are taken again
+            }
+        }
+    }
+
+    /**
+     * HANDOVER at the secondary: the primary stopped its writes at {@code head}; once this copy
+     * holds and applied it, it becomes the primary (as a takeover, without the policy: the
+     * primary asked).
+     */
+    private Frame handover(TargetPair t, Wire.In in) throws Exception {
+        Position head = in.getPosition();
+        Journal j = t.group.journal;
+        if (j == null || !j.head().equals(head)) {
+            throw new IOException("group " + t.group.name + " here holds " + (j == null ? "nothing" : j.head())
+                    + ", not the primary's " + head + "; no handover");
+        }
+        if (!t.rec.consistent()) {
+            throw new IOException("group " + t.group.name + " here is inconsistent; no handover");
+        }
+        synchronized (this) {
+            if (targets.get(t.id) != t) {
+                throw new IOException("pair " + t.id + " is no longer a target here");
+            }
+            targets.remove(t.id);
+        }
+        executor.execute(() -> {
+            try {
+                promote(t, "planned failback from " + t.peer, false);
+            } catch (IOException | RuntimeException e) {
+                LOG.error("Pair {}: taking the role over from {} failed; the group stays a replica", t.id, t.peer, e);
+                synchronized (this) {
+                    targets.putIfAbsent(t.id, t);
+                }
+            }
+        });
+        return t.ack().frame(t.id);
     }
 
     /**
@@ -846,6 +980,10 @@ final class Replication implements PairService {
             return;
         }
         Group g = p.group;
+        if (g.writesRefused == null) {
+            g.writesRefused = "group " + g.name + " is no longer the primary here: " + p.peer + " rules it (" + by + ")";
+        }
+        g.quiesceWriters(); // a write past its checks is journaled now: it is among the records folded below
         try {
             p.prepareDemotion();
             p.stop();
@@ -861,6 +999,7 @@ final class Replication implements PairService {
             PairStore.PairRecord r = store.update(p.id, x -> x.withPrimary(false));
             TargetPair t = new TargetPair(this, g, r);
             g.target = t;
+            g.writesRefused = null; // the target end refuses them now
             targets.put(r.id(), t);
             t.start();
             decisions.put(g.name, "became the secondary of " + p.peer + " at " + java.time.Instant.now() + ": it rules the pair in "

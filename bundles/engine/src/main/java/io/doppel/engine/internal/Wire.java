@@ -30,6 +30,8 @@ import io.doppel.api.transport.Frame;
  * RESIZE      p→s  grow a target volume before the source grows
  * RESYNC_WANTED s→p a journal-only secondary asks for a pass of every block (one of its own
  *                  peers needs a whole copy, which only the source's volumes can give)
+ * HANDOVER    p→s  planned failback: the primary stopped its writes at a position; the
+ *                  secondary holding it becomes the primary
  * SUPERSEDED  reply  from the pair's primary of a later reign (a takeover) to any message of
  *                  the pair from a former primary: its reign epoch and site
  * </pre>
@@ -54,6 +56,7 @@ final class Wire {
     static final int CLOSE = 108;
     static final int RESIZE = 109;
     static final int RESYNC_WANTED = 110;
+    static final int HANDOVER = 112;
     static final int REPLY = 150;
     /**
      * The reply of a site that is the pair's primary in a later reign to a message of the pair
@@ -62,7 +65,7 @@ final class Wire {
     static final int SUPERSEDED = 151;
 
     static final int[] TYPES = {OPEN, PUSH, FORCE, PULL, RESYNC_BEGIN, RESYNC_DATA, RESYNC_END, OUTDATED, CLOSE, RESIZE,
-        RESYNC_WANTED};
+        RESYNC_WANTED, HANDOVER};
 
     /** Fixed part of an encoded record: epoch, seq, volume, offset, length, kind, time, data length. */
     private static final int RECORD_HEADER = 8 + 8 + 4 + 8 + 8 + 2 + 8 + 4;

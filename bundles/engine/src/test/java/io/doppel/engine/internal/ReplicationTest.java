@@ -1469,4 +1469,58 @@ class ReplicationTest {
         assertThat(b.image()).as("nothing overwritten at B").isEqualTo(atB);
         assertThat(a.pair("B").role()).as("A no longer takes host writes").isEqualTo("secondary");
     }
+
+    @Test
+    void aPlannedFailbackHandsTheRoleOverWithoutACopyAndRefusesLaterWritesAtTheOldPrimary() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        try (BlockDevice d = a.device()) {
+            write(d, new Random(54), 200, false);
+        }
+        java.util.Map<Long, byte[]> acknowledged = new java.util.concurrent.ConcurrentHashMap<>();
+        AtomicLong refused = new AtomicLong();
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread writer = new Thread(() -> {
+            Random rnd = new Random(55);
+            try (BlockDevice d = a.device()) {
+                while (!stop.get()) {
+                    long block = rnd.nextInt(256);
+                    byte[] data = new byte[4096];
+                    rnd.nextBytes(data);
+                    try {
+                        d.write(block * 4096, ByteBuffer.wrap(data), false);
+                        acknowledged.put(block, data);
+                    } catch (java.io.IOException e) {
+                        refused.incrementAndGet();
+                    }
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        writer.start();
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> acknowledged.size() > 50);
+        a.repl.failback("default");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> refused.get() > 10);
+        stop.set(true);
+        writer.join(30_000);
+        assertThat(b.pair("A").role()).isEqualTo("primary");
+        assertThat(a.pair("B").role()).isEqualTo("secondary");
+        awaitState(b, "A", "in-sync");
+        a.awaitApplied(b.head());
+        byte[] image = b.image();
+        assertThat(a.image()).isEqualTo(image);
+        for (java.util.Map.Entry<Long, byte[]> w : acknowledged.entrySet()) {
+            byte[] at = java.util.Arrays.copyOfRange(image, (int) (w.getKey() * 4096), (int) (w.getKey() * 4096 + 4096));
+            assertThat(at).as("the last acknowledged write to block %d is at the new primary", w.getKey()).isEqualTo(w.getValue());
+        }
+        assertThat(b.pair("A").resyncBlocks()).as("no copy: the role moved with the records").isZero();
+        try (BlockDevice d = b.device()) {
+            write(d, new Random(56), 20, false); // the new primary takes the writes
+        }
+        assertThat(a.head()).isEqualTo(b.head());
+    }
 }
