@@ -29,6 +29,14 @@ public interface FailoverService {
      */
     FailoverStatus failback(String group) throws IOException, InterruptedException;
 
+    /**
+     * Ends a split-brain: the side {@code keepSite} (this site's name or id, or the peer's
+     * name) keeps its writes; the other side keeps its divergent blocks in a
+     * {@code diverged-EPOCH-SEQ} snapshot and gets the kept side's by one pass. Keeping this
+     * site's side while it is the secondary makes it the primary.
+     */
+    FailoverStatus resolve(String group, String keepSite) throws IOException;
+
     /** Every paired group's failover state here. */
     List<FailoverStatus> failoverStatus();
 }

@@ -161,6 +161,13 @@ public final class EngineComponent implements DeviceProvider, GroupService, Site
     }
 
     @Override
+    public io.doppel.api.failover.FailoverStatus resolve(String group, String keepSite) throws IOException {
+        replication.resolve(group, keepSite);
+        return replication.failoverStatus().stream().filter(s -> s.group().equals(group)).findFirst()
+                .orElseThrow(() -> new IllegalStateException("group " + group + " has no pair"));
+    }
+
+    @Override
     public java.util.List<io.doppel.api.failover.FailoverStatus> failoverStatus() {
         return replication.failoverStatus();
     }

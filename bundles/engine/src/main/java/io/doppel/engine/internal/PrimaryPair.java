@@ -632,6 +632,7 @@ final class PrimaryPair {
         Wire.Reign reign = Wire.Reign.of(history, head);
         o.putLong(reign.epoch()).putString(reign.site()).putPosition(head);
         Wire.putHistory(o, history);
+        o.putBoolean(resolveKeepMine);
         Frame reply = reply(l.request(o.frame()), 30_000);
         if (reply.type() == Wire.SUPERSEDED) {
             superseded(reply);
@@ -723,6 +724,7 @@ final class PrimaryPair {
             long before = map.blocks();
             foldThrough(j, Position.min(cursor.position(), f.at()), head);
             lastFork = f;
+            resolveKeepMine = false;
             LOG.info("Pair {}: {} parts from this history at {} ({} records of its own through {}, {} blocks); with this"
                     + " site's writes after it, {} blocks are copied to it ({} from its side), then its journal restarts at {}",
                     id, peer, f.at(), f.records(), f.peerHead(), f.blocks(), map.blocks(), before, head);
@@ -734,6 +736,11 @@ final class PrimaryPair {
 
     /** The last fork a peer reported (failover-status shows it). */
     volatile Fork lastFork;
+    /**
+     * The operator resolved a split-brain keeping this site's side: OPEN tells the peer to give
+     * its divergent blocks up (kept in its snapshot). Cleared once a pass began.
+     */
+    volatile boolean resolveKeepMine;
     /** Why this site is the pair's primary, when a failover decided it (failover-status shows it). */
     volatile String lastDecision = "";
 
@@ -783,8 +790,10 @@ final class PrimaryPair {
                 + "; nothing is copied until doppel:resolve " + group.name + " --keep SITE";
         state("split-brain", why);
         LOG.error("Pair {}: split-brain with {}: {}", id, peer, why);
-        while (!stopped && l.isConnected() && !rec.suspended()) {
-            waitForChange(1000);
+        // the session opens again now and then: doppel:resolve at either site ends it
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!stopped && l.isConnected() && !rec.suspended() && !resolveKeepMine && System.nanoTime() < until) {
+            waitForChange(200);
         }
     }
 

@@ -937,6 +937,64 @@ final class Replication implements PairService {
     }
 
     /**
+     * Ends a split-brain: the side named {@code keep} (this site's name or id, or the peer's
+     * name) keeps its writes; the other side's divergent blocks are kept in its
+     * {@code diverged-…} snapshot and overwritten from the kept side by one pass.
+     */
+    public PairInfo resolve(String groupName, String keep) throws IOException {
+        PrimaryPair p;
+        TargetPair t;
+        synchronized (this) {
+            p = primaries.values().stream().filter(x -> x.group.name.equals(groupName)).findFirst().orElse(null);
+            t = targets.values().stream().filter(x -> x.group.name.equals(groupName)).findFirst().orElse(null);
+        }
+        if (p == null && t == null) {
+            throw new IllegalArgumentException("group " + groupName + " has no pair at this site");
+        }
+        String peer = p != null ? p.peer : t.peer;
+        SiteStore.Site site = engine.site();
+        boolean mine = keep.equals(site.name()) || keep.equals(site.id());
+        if (!mine && !keep.equals(peer)) {
+            throw new IllegalArgumentException("--keep " + keep + " names neither this site (" + site.name() + ") nor its peer "
+                    + peer);
+        }
+        if (p != null && !"split-brain".equals(p.info().state()) || t != null && !t.splitBrain()) {
+            throw new IllegalStateException("group " + groupName + " is not in split-brain with " + peer + " (" + (p != null
+                    ? p.info().state() : t.info().state()) + "); nothing to resolve");
+        }
+        decisions.put(groupName, "split-brain resolved at " + java.time.Instant.now() + " keeping " + (mine ? "this site's"
+                : peer + "'s") + " writes");
+        if (p != null && mine) {
+            p.resolveKeepMine = true; // the next OPEN tells the peer to give its side up
+            p.poke();
+            return p.info();
+        }
+        if (t != null && !mine) {
+            t.discardDivergence = true; // the primary's next OPEN finds this site's blocks given up
+            return t.info();
+        }
+        if (p != null) {
+            throw new IllegalStateException("this site is the primary; to keep " + peer + "'s writes, run doppel:resolve "
+                    + groupName + " --keep " + peer + " at " + peer + " (it becomes the primary)");
+        }
+        // keep this site's writes while it is the secondary: it becomes the primary, and its
+        // OPEN tells the peer to give its side up
+        synchronized (this) {
+            if (targets.get(t.id) != t) {
+                throw new IllegalStateException("pair " + t.id + " changed meanwhile; run resolve again");
+            }
+            targets.remove(t.id);
+        }
+        promote(t, "split-brain resolved keeping this site's writes", true);
+        PrimaryPair np = primaries.get(t.id);
+        if (np != null) {
+            np.resolveKeepMine = true;
+            np.poke();
+        }
+        return pair(groupName, peer).orElseThrow();
+    }
+
+    /**
      * HANDOVER at the secondary: the primary stopped its writes at {@code head}; once this copy
      * holds and applied it, it becomes the primary (as a takeover, without the policy: the
      * primary asked).

@@ -92,6 +92,12 @@ final class TargetPair {
     private volatile List<io.doppel.api.journal.EpochEntry> primaryHistory;
     /** Both sites wrote after the fork (last OPEN): no pass is taken until the operator resolves it. */
     private volatile boolean splitBrain;
+    /** The operator resolved a split-brain keeping the primary's side: this site's divergence is given up. */
+    volatile boolean discardDivergence;
+
+    boolean splitBrain() {
+        return splitBrain;
+    }
     /** Journal-only: the pairs from this group that the source's current pass is relayed to. */
     private List<PrimaryPair> relayTo = List.of();
 
@@ -336,13 +342,18 @@ final class TargetPair {
                 b = bs.nextSetBit(end);
             }
         }
-        io.doppel.api.journal.EpochEntry own = ForkPoint.ownEpochAfter(mine, head, fork, repl.siteId());
+        boolean resolved = discardDivergence || o.keepPrimary();
+        io.doppel.api.journal.EpochEntry own = resolved ? null : ForkPoint.ownEpochAfter(mine, head, fork, repl.siteId());
         // a sync primary acknowledges a write only once its peer has it, unless it marked the peer
         // Outdated and went on alone: then its records after the fork are writes of its own
-        boolean alone = leftover && rec.outdated() && "sync".equals(rec.mode()) && records > 0;
+        boolean alone = !resolved && leftover && rec.outdated() && "sync".equals(rec.mode()) && records > 0;
         Divergence d = new Divergence(fork, head, records, List.copyOf(runs), n, own, alone);
         if (n == 0 && !d.splitBrain()) {
             return null;
+        }
+        if (resolved) {
+            LOG.warn("Pair {}: the split-brain with {} is resolved keeping {}'s side: this site's {} divergent blocks are kept"
+                    + " in snapshot {} and copied over", id, peer, peer, n, divergedSnapshot(fork));
         }
         if (!d.splitBrain() && rec.consistent()) {
             // the blocks this site wrote that the primary never had stay readable for the operator

@@ -345,7 +345,7 @@ final class Wire {
      * history, from which the secondary computes where their histories part.
      */
     record Open(String group, String mode, String policy, String site, boolean outdated, List<OpenVolume> volumes,
-                Reign reign, Position head, List<io.doppel.api.journal.EpochEntry> history) {
+                Reign reign, Position head, List<io.doppel.api.journal.EpochEntry> history, boolean keepPrimary) {
 
         static Open read(In in) {
             String group = in.getString();
@@ -363,7 +363,10 @@ final class Wire {
             }
             Reign reign = new Reign(in.getLong(), in.getString());
             Position head = in.getPosition();
-            return new Open(group, mode, policy, site, outdated, vols, reign, head, getHistory(in));
+            List<io.doppel.api.journal.EpochEntry> history = getHistory(in);
+            // the operator resolved a split-brain keeping the primary's side (doppel:resolve)
+            boolean keepPrimary = in.getBoolean();
+            return new Open(group, mode, policy, site, outdated, vols, reign, head, history, keepPrimary);
         }
     }
 

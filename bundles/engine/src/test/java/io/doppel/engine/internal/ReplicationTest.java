@@ -1468,6 +1468,21 @@ class ReplicationTest {
         assertThat(a.image()).as("nothing overwritten at A").isEqualTo(atA);
         assertThat(b.image()).as("nothing overwritten at B").isEqualTo(atB);
         assertThat(a.pair("B").role()).as("A no longer takes host writes").isEqualTo("secondary");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> a.repl.resolve("default", "C"))
+                .hasMessageContaining("names neither this site");
+        // the operator keeps B's writes: A's go to its snapshot, and A is resynced from B
+        a.repl.resolve("default", "B");
+        awaitFailedBack(b, a, "A", "in-sync");
+        assertThat(a.image()).isEqualTo(atB);
+        String snap = a.engine.groupMap().get("default").volumes.values().iterator().next().volume.snapshots().stream()
+                .map(io.doppel.api.volume.SnapshotInfo::name).filter(n -> n.startsWith("diverged-")).findFirst().orElseThrow();
+        try (BlockDevice d = a.engine.openSnapshot("vol0", snap)) {
+            ByteBuffer kept = ByteBuffer.allocate((int) VOL);
+            d.read(0, kept);
+            assertThat(kept.array()).as("A's side of the split-brain, kept in %s", snap).isEqualTo(atA);
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> a.repl.resolve("default", "B"))
+                .hasMessageContaining("is not in split-brain");
     }
 
     @Test
