@@ -19,7 +19,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +33,7 @@ import org.slf4j.LoggerFactory;
  * restarted. A must become B's secondary and end identical to it, having received only the
  * blocks that differ (counted by the fault proxy A dials B through).
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class FailoverIT {
 
     private static final Logger LOG = LoggerFactory.getLogger(FailoverIT.class);
@@ -76,6 +80,7 @@ class FailoverIT {
     }
 
     @Test
+    @Order(1)
     void theKilledPrimaryReturnsAsTheSecondaryAndGetsOnlyTheBlocksThatDiffer() throws Exception {
         a.execOk("doppel:pair-create --mode sync " + GROUP + " b");
         Sites.awaitPair(a, GROUP, "b", "in sync", PAIR_TIMEOUT, p -> p.path("state").asText().equals("in-sync"));
@@ -151,5 +156,79 @@ class FailoverIT {
         JsonNode atA = a.execJson("doppel:failover-status --json " + GROUP).get(0);
         assertThat(atA.path("role").asText()).isEqualTo("secondary");
         assertThat(atA.path("lastDecision").asText()).contains("became the secondary of b");
+    }
+
+    @Test
+    @Order(2)
+    void aPlannedFailbackUnderTheOracleMovesTheRoleBackWithoutACopy() throws Exception {
+        // B is the primary since the first test, A its secondary
+        OracleRun.zero(b, ORACLE_VOLUMES, ORACLE_BLOCKS);
+        Sites.awaitCaughtUp(b, GROUP, "a", PAIR_TIMEOUT);
+        long logOffset = b.karafLog().size();
+        long aLogOffset = a.karafLog().size();
+        History history;
+        JsonNode handed;
+        try (OracleRun oracle = OracleRun.start(b, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, 401, null, work)) {
+            await().atMost(Duration.ofMinutes(1)).until(() -> oracle.acknowledged() > 1000);
+            handed = b.execJson("doppel:failback --json " + GROUP);
+            long at = oracle.acknowledged();
+            // the workload goes on writing at B for a while: every write there now fails
+            await().pollDelay(Duration.ofSeconds(1)).until(() -> true);
+            assertThat(oracle.acknowledged()).as("no write acknowledged at B after the switch").isEqualTo(at);
+            history = oracle.stop();
+        }
+        LOG.info("Failback to A: {}; oracle {} acknowledged, {} failed, {} unknown", handed, history.acknowledged(),
+                history.failed(), history.unknown());
+        assertThat(handed.path("role").asText()).isEqualTo("secondary");
+        assertThat(history.failed()).as("writes refused at B after the switch").isPositive();
+        JsonNode atA = a.execJson("doppel:failover-status --json " + GROUP).get(0);
+        assertThat(atA.path("role").asText()).isEqualTo("primary");
+        assertThat(atA.path("epoch").asLong()).isGreaterThan(2);
+        // every acknowledged write is at the new primary; none that failed was applied
+        OracleRun.ok(ReplicaChecker.checkSync(history, OracleRun.images(a, ORACLE_VOLUMES, history)));
+        Sites.awaitCaughtUp(a, GROUP, "b", PAIR_TIMEOUT);
+        for (String v : ORACLE_VOLUMES) {
+            ProcessResult cmp = Sites.compare(a.nbdUri(v), b.nbdUri(v));
+            assertThat(cmp.exitCode()).as("qemu-img compare %s of A with B\n%s", v, cmp.describe()).isZero();
+        }
+        assertThat(b.karafLog().textSince(logOffset)).as("no pass after a planned switch").doesNotContain("resync pass to");
+        assertThat(a.karafLog().textSince(aLogOffset)).as("no pass from the new primary").doesNotContain("resync pass to b");
+        assertThat(Scenario.qemuIoSucceeded(Scenario.qemuIo(a.nbdUri("r2"), "write -P 0x21 0 4k"))).isTrue();
+        assertThat(Scenario.qemuIoSucceeded(Scenario.qemuIo(b.nbdUri("r2"), "write -P 0x22 0 4k"))).isFalse();
+    }
+
+    @Test
+    @Order(3)
+    void writesOnBothSidesOfAPartitionAreASplitBrainUntilResolved() throws Exception {
+        // A is the primary again since the second test
+        Sites.awaitPair(a, GROUP, "b", "in sync", PAIR_TIMEOUT, p -> p.path("state").asText().equals("in-sync"));
+        aToB.cut();
+        ProcessResult atA = Scenario.qemuIo(a.nbdUri("r2"), "write -P 0x5a 0 64k");
+        assertThat(Scenario.qemuIoSucceeded(atA)).as("A goes on alone (lost-peer policy continue): %s", atA.describe())
+                .isTrue();
+        // B takes over once it sees A gone (the manual policy refuses while A is connected)
+        await("B's takeover").atMost(PAIR_TIMEOUT).pollInterval(Duration.ofMillis(500))
+                .until(() -> b.exec("doppel:takeover " + GROUP).output().contains("is now primary here"));
+        ProcessResult atB = Scenario.qemuIo(b.nbdUri("r2"), "write -P 0xa5 128k 64k");
+        assertThat(Scenario.qemuIoSucceeded(atB)).as(atB.describe()).isTrue();
+        aToB.heal();
+        JsonNode split = Sites.awaitPair(b, GROUP, "a", "split-brain", PAIR_TIMEOUT,
+                p -> p.path("state").asText().equals("split-brain"));
+        LOG.info("Split-brain at B: {}", split.path("detail").asText());
+        assertThat(split.path("detail").asText()).contains("both sites wrote after").contains("doppel:resolve");
+        // nothing was overwritten on either side
+        assertThat(Scenario.qemuIoSucceeded(Scenario.qemuIo(a.nbdUri("r2"), "read -P 0x5a 0 64k"))).isTrue();
+        assertThat(Scenario.qemuIoSucceeded(Scenario.qemuIo(b.nbdUri("r2"), "read -P 0xa5 128k 64k"))).isTrue();
+        assertThat(Scenario.qemuIoSucceeded(Scenario.qemuIo(b.nbdUri("r2"), "read -P 0x5a 0 64k")))
+                .as("negative control: B lacks A's write").isFalse();
+        a.execOk("doppel:resolve --keep b " + GROUP);
+        Sites.awaitCaughtUp(b, GROUP, "a", PAIR_TIMEOUT);
+        for (String v : ORACLE_VOLUMES) {
+            ProcessResult cmp = Sites.compare(b.nbdUri(v), a.nbdUri(v));
+            assertThat(cmp.exitCode()).as("qemu-img compare %s of B with A\n%s", v, cmp.describe()).isZero();
+        }
+        JsonNode snapshots = a.execJson("doppel:snapshot-list --json r2");
+        assertThat(snapshots.findValuesAsText("name")).as("A's side kept in a snapshot")
+                .anyMatch(n -> n.startsWith("diverged-"));
     }
 }

@@ -753,9 +753,13 @@ final class PrimaryPair {
         if (j == null || cursor == null || map == null) {
             return;
         }
+        Position held;
+        synchronized (acks) {
+            held = durable; // the cursor follows what the peer holds durably, but only now and then
+        }
         group.appendLock.lock();
         try {
-            foldThrough(j, cursor.position(), j.head());
+            foldThrough(j, Position.max(cursor.position(), Position.min(held, j.head())), j.head());
         } finally {
             group.appendLock.unlock();
         }
@@ -1179,6 +1183,14 @@ final class PrimaryPair {
     void appended(Position pos, RecordKind kind, int volumeId, long offset, long length, ByteBuffer data) {
         PeerLink l = link;
         if (!live || l == null) {
+            return;
+        }
+        if (!gating && inflightBytes.get() > WINDOW_BYTES) {
+            // host writes no longer wait for this peer (it was lost, or is not in sync yet) and it
+            // falls behind: unbounded live pushes would pile up at the peer; the windowed catch-up
+            // sends from here on
+            setLive(false);
+            poke();
             return;
         }
         int bytes = data == null ? 0 : data.remaining();
