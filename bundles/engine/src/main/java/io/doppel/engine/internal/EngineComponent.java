@@ -6,31 +6,33 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import java.util.concurrent.CompletionStage;
-
 import io.doppel.api.bitmap.DifferenceMaps;
 import io.doppel.api.copy.CopyMode;
 import io.doppel.api.device.BlockDevice;
 import io.doppel.api.device.DeviceProvider;
+import io.doppel.api.failover.FailoverPolicy;
+import io.doppel.api.failover.FailoverService;
+import io.doppel.api.failover.FailoverStatus;
 import io.doppel.api.group.GroupInfo;
 import io.doppel.api.group.GroupService;
 import io.doppel.api.journal.JournalService;
 import io.doppel.api.journal.Position;
 import io.doppel.api.pair.PairInfo;
 import io.doppel.api.pair.PairService;
+import io.doppel.api.site.SiteIdentity;
+import io.doppel.api.storage.Storage;
 import io.doppel.api.transport.Frame;
 import io.doppel.api.transport.FrameHandler;
 import io.doppel.api.transport.PeerInfo;
 import io.doppel.api.transport.PeerListener;
 import io.doppel.api.transport.Transport;
-import io.doppel.api.site.SiteIdentity;
-import io.doppel.api.storage.Storage;
 import io.doppel.api.volume.SnapshotInfo;
 import io.doppel.api.volume.VolumeInfo;
 import io.doppel.api.volume.VolumeService;
@@ -53,12 +55,12 @@ import org.slf4j.LoggerFactory;
  * deactivating, and resumes when the replacement arrives.
  */
 @Component(service = {DeviceProvider.class, GroupService.class, SiteIdentity.class, EngineStatus.class,
-        PairService.class, FrameHandler.class, PeerListener.class, io.doppel.api.failover.FailoverService.class},
+        PairService.class, FrameHandler.class, PeerListener.class, FailoverService.class},
         immediate = true, configurationPid = "io.doppel.engine",
         property = FrameHandler.TYPES + "=100,101,102,103,104,105,106,107,108,109,110,112")
 @Designate(ocd = EngineConfig.class)
 public final class EngineComponent implements DeviceProvider, GroupService, SiteIdentity, EngineStatus, PairService,
-        io.doppel.api.failover.FailoverService,
+        FailoverService,
         FrameHandler, PeerListener {
 
     private static final Logger LOG = LoggerFactory.getLogger(EngineComponent.class);
@@ -136,39 +138,39 @@ public final class EngineComponent implements DeviceProvider, GroupService, Site
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY, name = "policies", unbind = "unbindPolicy")
-    void bindPolicy(io.doppel.api.failover.FailoverPolicy p) {
+    void bindPolicy(FailoverPolicy p) {
         replication.policyAdded(p);
     }
 
-    void unbindPolicy(io.doppel.api.failover.FailoverPolicy p) {
+    void unbindPolicy(FailoverPolicy p) {
         replication.policyRemoved(p);
     }
 
     // ---- failover -------------------------------------------------------------------------------
 
     @Override
-    public io.doppel.api.failover.FailoverStatus takeover(String group, boolean force) throws IOException {
+    public FailoverStatus takeover(String group, boolean force) throws IOException {
         replication.takeover(group, force);
         return replication.failoverStatus().stream().filter(s -> s.group().equals(group)).findFirst()
                 .orElseThrow(() -> new IllegalStateException("group " + group + " has no pair after its takeover"));
     }
 
     @Override
-    public io.doppel.api.failover.FailoverStatus failback(String group) throws IOException, InterruptedException {
+    public FailoverStatus failback(String group) throws IOException, InterruptedException {
         replication.failback(group);
         return replication.failoverStatus().stream().filter(s -> s.group().equals(group)).findFirst()
                 .orElseThrow(() -> new IllegalStateException("group " + group + " has no pair after its failback"));
     }
 
     @Override
-    public io.doppel.api.failover.FailoverStatus resolve(String group, String keepSite) throws IOException {
+    public FailoverStatus resolve(String group, String keepSite) throws IOException {
         replication.resolve(group, keepSite);
         return replication.failoverStatus().stream().filter(s -> s.group().equals(group)).findFirst()
                 .orElseThrow(() -> new IllegalStateException("group " + group + " has no pair"));
     }
 
     @Override
-    public java.util.List<io.doppel.api.failover.FailoverStatus> failoverStatus() {
+    public java.util.List<FailoverStatus> failoverStatus() {
         return replication.failoverStatus();
     }
 

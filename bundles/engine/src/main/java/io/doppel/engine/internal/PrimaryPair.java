@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -13,6 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import io.doppel.api.bitmap.DifferenceMap;
 import io.doppel.api.copy.CopyMode;
+import io.doppel.api.journal.EpochEntry;
 import io.doppel.api.journal.Journal;
 import io.doppel.api.journal.JournalCursor;
 import io.doppel.api.journal.JournalGapException;
@@ -627,7 +630,7 @@ final class PrimaryPair {
         for (VolumeSlot s : vols) {
             o.putInt(s.id).putString(s.name).putLong(s.size);
         }
-        List<io.doppel.api.journal.EpochEntry> history = j.history();
+        List<EpochEntry> history = j.history();
         Position head = j.head();
         Wire.Reign reign = Wire.Reign.of(history, head);
         o.putLong(reign.epoch()).putString(reign.site()).putPosition(head);
@@ -774,7 +777,7 @@ final class PrimaryPair {
         long mine = 0;
         Position from = Position.max(f.at(), j.retainedStart());
         if (j.head().isAfter(from)) {
-            java.util.Set<Long> blocks = new java.util.HashSet<>();
+            Set<Long> blocks = new HashSet<>();
             try (JournalReader r = j.read(from, j.head())) {
                 for (JournalRecord x = r.next(); x != null; x = r.next()) {
                     if (x.touchesBlocks()) {

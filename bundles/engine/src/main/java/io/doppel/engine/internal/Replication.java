@@ -1,6 +1,7 @@
 package io.doppel.engine.internal;
 
 import java.io.IOException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -10,13 +11,19 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import io.doppel.api.bitmap.DifferenceMaps;
 import io.doppel.api.copy.CopyMode;
+import io.doppel.api.failover.FailoverPolicy;
+import io.doppel.api.failover.FailoverStatus;
 import io.doppel.api.journal.ActivityExtent;
+import io.doppel.api.journal.EpochEntry;
 import io.doppel.api.journal.Journal;
 import io.doppel.api.journal.Position;
 import io.doppel.api.pair.PairInfo;
@@ -335,7 +342,7 @@ final class Replication implements PairService {
                     g.target = null; // the group still holds host writes: it has pairs, none runs
                 }
                 String why = PrimaryPair.rootMessage(e);
-                failed.put(r.id(), new FailedPair(r, why, java.time.Instant.now()));
+                failed.put(r.id(), new FailedPair(r, why, Instant.now()));
                 LOG.error("Pair {} of group {} cannot start: {}", r.id(), g.name, why, e);
             }
         }
@@ -417,7 +424,7 @@ final class Replication implements PairService {
         // FileChannel I/O closes the segment file.
         executor.shutdown();
         try {
-            if (!executor.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS)) {
+            if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
                 executor.shutdownNow();
             }
         } catch (InterruptedException e) {
@@ -624,7 +631,7 @@ final class Replication implements PairService {
             t.inOrder(() -> {
                 store.remove(target.id);
                 return Wire.ok(target.id);
-            }).get(60, java.util.concurrent.TimeUnit.SECONDS);
+            }).get(60, TimeUnit.SECONDS);
         } catch (Exception e) {
             throw new IOException("cannot end pair " + t.id + " at this site: " + PrimaryPair.rootMessage(e), e);
         }
@@ -679,7 +686,7 @@ final class Replication implements PairService {
             }
             try {
                 l.request(new Wire.Out(Wire.RESIZE, p.id, 16).putInt(slot.id).putLong(size).frame(), 60_000)
-                        .get(65, java.util.concurrent.TimeUnit.SECONDS);
+                        .get(65, TimeUnit.SECONDS);
             } catch (Exception e) {
                 throw new IOException("peer " + p.peer + " did not grow its copy of " + slot.name + ": "
                         + PrimaryPair.rootMessage(e), e);
@@ -690,26 +697,26 @@ final class Replication implements PairService {
     // ---- failover: takeover and demotion -------------------------------------------------------
 
     /** Failover policies bound here, the first of them deciding. */
-    private final List<io.doppel.api.failover.FailoverPolicy> policies = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<FailoverPolicy> policies = new CopyOnWriteArrayList<>();
     /** The last failover decision per group (failover-status shows it). */
-    final Map<String, String> decisions = new java.util.concurrent.ConcurrentHashMap<>();
+    final Map<String, String> decisions = new ConcurrentHashMap<>();
 
-    void policyAdded(io.doppel.api.failover.FailoverPolicy p) {
+    void policyAdded(FailoverPolicy p) {
         policies.add(p);
     }
 
-    void policyRemoved(io.doppel.api.failover.FailoverPolicy p) {
+    void policyRemoved(FailoverPolicy p) {
         policies.remove(p);
     }
 
-    io.doppel.api.failover.FailoverPolicy policy() {
+    FailoverPolicy policy() {
         return policies.isEmpty() ? null : policies.get(0);
     }
 
     /** The failover state of every paired group here. */
-    synchronized List<io.doppel.api.failover.FailoverStatus> failoverStatus() {
-        List<io.doppel.api.failover.FailoverStatus> out = new ArrayList<>();
-        io.doppel.api.failover.FailoverPolicy pol = policy();
+    synchronized List<FailoverStatus> failoverStatus() {
+        List<FailoverStatus> out = new ArrayList<>();
+        FailoverPolicy pol = policy();
         String policyName = pol == null ? "" : pol.name();
         for (PrimaryPair p : primaries.values()) {
             out.add(status(p.group, "primary", p.info(), p.lastFork, policyName));
@@ -717,16 +724,16 @@ final class Replication implements PairService {
         for (TargetPair t : targets.values()) {
             out.add(status(t.group, "secondary", t.info(), null, policyName));
         }
-        out.sort(Comparator.comparing(io.doppel.api.failover.FailoverStatus::group)
-                .thenComparing(io.doppel.api.failover.FailoverStatus::peer));
+        out.sort(Comparator.comparing(FailoverStatus::group)
+                .thenComparing(FailoverStatus::peer));
         return out;
     }
 
-    private io.doppel.api.failover.FailoverStatus status(Group g, String role, PairInfo i, PrimaryPair.Fork fork,
+    private FailoverStatus status(Group g, String role, PairInfo i, PrimaryPair.Fork fork,
             String policyName) {
         Journal j = g.journal;
         Wire.Reign r = reign(g);
-        return new io.doppel.api.failover.FailoverStatus(g.name, role, i.peer(), i.state(), i.detail(), r.epoch(), r.site(),
+        return new FailoverStatus(g.name, role, i.peer(), i.state(), i.detail(), r.epoch(), r.site(),
                 j == null ? Position.ZERO : j.head(), i.outdated(), i.consistent(), j == null ? List.of() : j.history(),
                 policyName, decisions.getOrDefault(g.name, ""), fork == null ? null : fork.at(),
                 fork == null ? 0 : fork.blocks());
@@ -749,17 +756,17 @@ final class Replication implements PairService {
         synchronized (this) {
             TargetPair asked = targets.values().stream().filter(x -> x.group.name.equals(groupName)).findFirst().orElse(null);
             if (asked != null) {
-                io.doppel.api.failover.FailoverPolicy pol = policy();
+                FailoverPolicy pol = policy();
                 if (pol == null) {
                     throw new IllegalStateException("no failover policy is installed here (feature doppel-failover provides"
                             + " 'manual'): takeovers are refused");
                 }
                 PeerLink l = link(asked.peer);
-                io.doppel.api.failover.FailoverPolicy.Decision d = pol.decide(new io.doppel.api.failover.FailoverPolicy.TakeoverRequest(
+                FailoverPolicy.Decision d = pol.decide(new FailoverPolicy.TakeoverRequest(
                         groupName, siteId(), asked.peer, true, force, asked.rec.outdated(), asked.rec.consistent(),
                         l != null && l.isConnected()));
                 decisions.put(groupName, (d.allowed() ? "takeover allowed" : "takeover refused") + " by policy " + pol.name()
-                        + " at " + java.time.Instant.now() + ": " + d.reason());
+                        + " at " + Instant.now() + ": " + d.reason());
                 if (!d.allowed()) {
                     throw new IllegalStateException("failover policy " + pol.name() + " refuses the takeover of " + groupName
                             + ": " + d.reason());
@@ -806,7 +813,7 @@ final class Replication implements PairService {
         TargetPair tp = t;
         Group g = t.group;
         try {
-            tp.inOrder(() -> null).get(60, java.util.concurrent.TimeUnit.SECONDS); // frames already queued are done
+            tp.inOrder(() -> null).get(60, TimeUnit.SECONDS); // frames already queued are done
             tp.awaitApplied(TargetPair.REBASE_APPLY_MILLIS);
         } catch (Exception e) {
             synchronized (this) {
@@ -820,7 +827,7 @@ final class Replication implements PairService {
         engine.checkpointGroup(g);
         Position forkAt = j.head();
         long next = j.epoch();
-        for (io.doppel.api.journal.EpochEntry x : j.history()) {
+        for (EpochEntry x : j.history()) {
             next = Math.max(next, x.epoch());
         }
         next++;
@@ -833,7 +840,7 @@ final class Replication implements PairService {
             r = store.update(tp.id, x -> x.withPrimary(true).withOutdated(true).withConsistent(true, Position.ZERO)
                     .withPeerDurable(forkAt));
             PrimaryPair p = new PrimaryPair(this, g, r);
-            p.lastDecision = why + " at " + java.time.Instant.now() + " in epoch " + next + " after " + forkAt;
+            p.lastDecision = why + " at " + Instant.now() + " in epoch " + next + " after " + forkAt;
             // the cursor exists before the first host write: every block written from now on is kept
             p.start(j);
             primaries.put(r.id(), p);
@@ -891,7 +898,7 @@ final class Replication implements PairService {
             Journal j = g.journal;
             Position head = j.head();
             j.force(head);
-            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(FAILBACK_MILLIS);
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FAILBACK_MILLIS);
             while (true) {
                 PairInfo i = p.info();
                 if (!i.durable().isBefore(head) && !i.applied().isBefore(head)) {
@@ -908,12 +915,12 @@ final class Replication implements PairService {
                 throw new IOException("the link to " + p.peer + " is down");
             }
             Frame reply = l.request(new Wire.Out(Wire.HANDOVER, p.id, 32).putPosition(head).frame(), 60_000)
-                    .get(65, java.util.concurrent.TimeUnit.SECONDS);
+                    .get(65, TimeUnit.SECONDS);
             if (reply.type() != Wire.REPLY) {
                 throw new IOException(p.peer + " did not take the role: unexpected answer " + reply.type());
             }
             handed = true;
-            decisions.put(groupName, "failback to " + p.peer + " at " + java.time.Instant.now() + " after " + head);
+            decisions.put(groupName, "failback to " + p.peer + " at " + Instant.now() + " after " + head);
             LOG.warn("Pair {}: {} hands group {} over at {}; this site becomes its secondary", p.id, p.peer, groupName, head);
             while (true) {
                 Optional<PairInfo> now = pair(groupName, p.peer);
@@ -927,7 +934,7 @@ final class Replication implements PairService {
                 p.poke();
                 Thread.sleep(20);
             }
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        } catch (ExecutionException | TimeoutException e) {
             throw new IOException("failback of " + groupName + " to " + p.peer + " failed: " + PrimaryPair.rootMessage(e), e);
         } finally {
             if (!handed) {
@@ -962,7 +969,7 @@ final class Replication implements PairService {
             throw new IllegalStateException("group " + groupName + " is not in split-brain with " + peer + " (" + (p != null
                     ? p.info().state() : t.info().state()) + "); nothing to resolve");
         }
-        decisions.put(groupName, "split-brain resolved at " + java.time.Instant.now() + " keeping " + (mine ? "this site's"
+        decisions.put(groupName, "split-brain resolved at " + Instant.now() + " keeping " + (mine ? "this site's"
                 : peer + "'s") + " writes");
         if (p != null && mine) {
             p.resolveKeepMine = true; // the next OPEN tells the peer to give its side up
@@ -1060,7 +1067,7 @@ final class Replication implements PairService {
             g.writesRefused = null; // the target end refuses them now
             targets.put(r.id(), t);
             t.start();
-            decisions.put(g.name, "became the secondary of " + p.peer + " at " + java.time.Instant.now() + ": it rules the pair in "
+            decisions.put(g.name, "became the secondary of " + p.peer + " at " + Instant.now() + ": it rules the pair in "
                     + by);
             LOG.warn("Pair {}: {} here is now the secondary of {} ({}); host writes are refused", p.id, g.name, p.peer, by);
         } catch (IOException | RuntimeException e) {
@@ -1214,7 +1221,7 @@ final class Replication implements PairService {
         PeerLink l = link(peer);
         if (l != null && l.isConnected()) {
             try {
-                l.request(new Wire.Out(Wire.CLOSE, p.id, 0).frame()).get(30, java.util.concurrent.TimeUnit.SECONDS);
+                l.request(new Wire.Out(Wire.CLOSE, p.id, 0).frame()).get(30, TimeUnit.SECONDS);
             } catch (Exception e) {
                 LOG.warn("Pair {}: {} did not confirm the deletion ({}); it keeps its copy as a target until told",
                         p.id, peer, PrimaryPair.rootMessage(e));

@@ -3,19 +3,25 @@ package io.doppel.engine.internal;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Collectors;
 
+import io.doppel.api.bitmap.DifferenceMap;
 import io.doppel.api.copy.ApplyObservation;
 import io.doppel.api.copy.CopyMode;
 import io.doppel.api.copy.PullObservation;
 import io.doppel.api.copy.PullPlan;
+import io.doppel.api.journal.EpochEntry;
 import io.doppel.api.journal.Journal;
 import io.doppel.api.journal.JournalFullException;
 import io.doppel.api.journal.JournalReader;
@@ -89,7 +95,7 @@ final class TargetPair {
     private volatile long primaryAppended;
     private final PrimaryPair.Rate rate = new PrimaryPair.Rate();
     /** The primary's epochs, from its last OPEN: a rebase makes them this journal's. */
-    private volatile List<io.doppel.api.journal.EpochEntry> primaryHistory;
+    private volatile List<EpochEntry> primaryHistory;
     /** Both sites wrote after the fork (last OPEN): no pass is taken until the operator resolves it. */
     private volatile boolean splitBrain;
     /** The operator resolved a split-brain keeping the primary's side: this site's divergence is given up. */
@@ -269,7 +275,7 @@ final class TargetPair {
      *                 in its own reign, so both sides did (split-brain)
      */
     record Divergence(Position fork, Position head, long records, List<long[]> runs, long blocks,
-                      io.doppel.api.journal.EpochEntry ownEpoch, boolean wroteAlone) {
+                      EpochEntry ownEpoch, boolean wroteAlone) {
 
         boolean splitBrain() {
             return ownEpoch != null || wroteAlone;
@@ -296,7 +302,7 @@ final class TargetPair {
     private Divergence divergence(Wire.Open o) throws IOException {
         Journal j = journal();
         Position head = j.head();
-        List<io.doppel.api.journal.EpochEntry> mine = j.history();
+        List<EpochEntry> mine = j.history();
         Position fork = ForkPoint.of(mine, head, o.history(), o.head());
         boolean leftover = repl.maps() != null && repl.maps().list().contains(id);
         if (!head.isAfter(fork) && !leftover) {
@@ -305,7 +311,7 @@ final class TargetPair {
         // blocks by this site's volume id, then translated to the primary's
         Map<Integer, Integer> toSource = new HashMap<>();
         volumes.forEach((sourceId, slot) -> toSource.put(slot.id, sourceId));
-        java.util.TreeMap<Integer, java.util.BitSet> blocks = new java.util.TreeMap<>();
+        TreeMap<Integer, BitSet> blocks = new TreeMap<>();
         long records = 0;
         Position from = Position.max(fork, j.retainedStart());
         if (head.isAfter(from)) {
@@ -315,26 +321,26 @@ final class TargetPair {
                     if (x.touchesBlocks()) {
                         long first = x.offset() / VolumeService.BLOCK_SIZE;
                         long last = (x.offset() + Math.max(1, x.length()) - 1) / VolumeService.BLOCK_SIZE;
-                        blocks.computeIfAbsent(x.volumeId(), k -> new java.util.BitSet()).set((int) first, (int) last + 1);
+                        blocks.computeIfAbsent(x.volumeId(), k -> new BitSet()).set((int) first, (int) last + 1);
                     }
                 }
             }
         }
         if (leftover) {
-            io.doppel.api.bitmap.DifferenceMap m = repl.maps().open(id);
+            DifferenceMap m = repl.maps().open(id);
             for (int v : m.volumes()) {
-                java.util.BitSet bs = blocks.computeIfAbsent(v, k -> new java.util.BitSet());
+                BitSet bs = blocks.computeIfAbsent(v, k -> new BitSet());
                 m.forEachRun(v, (first, count) -> bs.set((int) first, (int) (first + count)));
             }
         }
-        List<long[]> runs = new java.util.ArrayList<>();
+        List<long[]> runs = new ArrayList<>();
         long n = 0;
-        for (Map.Entry<Integer, java.util.BitSet> e : blocks.entrySet()) {
+        for (Map.Entry<Integer, BitSet> e : blocks.entrySet()) {
             Integer source = toSource.get(e.getKey());
             if (source == null) {
                 continue; // a volume the primary does not pair (deleted there)
             }
-            java.util.BitSet bs = e.getValue();
+            BitSet bs = e.getValue();
             for (int b = bs.nextSetBit(0); b >= 0; ) {
                 int end = bs.nextClearBit(b);
                 runs.add(new long[] {source, b, end - b});
@@ -343,7 +349,7 @@ final class TargetPair {
             }
         }
         boolean resolved = discardDivergence || o.keepPrimary();
-        io.doppel.api.journal.EpochEntry own = resolved ? null : ForkPoint.ownEpochAfter(mine, head, fork, repl.siteId());
+        EpochEntry own = resolved ? null : ForkPoint.ownEpochAfter(mine, head, fork, repl.siteId());
         // a sync primary acknowledges a write only once its peer has it, unless it marked the peer
         // Outdated and went on alone: then its records after the fork are writes of its own
         boolean alone = !resolved && leftover && rec.outdated() && "sync".equals(rec.mode()) && records > 0;
@@ -667,7 +673,7 @@ final class TargetPair {
                 for (PrimaryPair p : group.primaries) {
                     p.sourceRebasing(j); // a cascade's cursor must be at the head, its records in its map
                 }
-                List<io.doppel.api.journal.EpochEntry> h = primaryHistory;
+                List<EpochEntry> h = primaryHistory;
                 if (h == null || h.isEmpty()) {
                     j.rebase(start);
                 } else {
@@ -688,7 +694,7 @@ final class TargetPair {
 
     Frame resyncData(Wire.In in) throws Exception {
         long bytes = 0;
-        List<Wire.Blocks> relayed = new java.util.ArrayList<>();
+        List<Wire.Blocks> relayed = new ArrayList<>();
         int relayedBytes = 0;
         while (in.hasMore()) {
             Wire.Blocks b = Wire.Blocks.read(in);
@@ -805,7 +811,7 @@ final class TargetPair {
             p.relayAbort(); // a pass the source gave up on
         }
         relayTo = List.of();
-        List<PrimaryPair> to = new java.util.ArrayList<>();
+        List<PrimaryPair> to = new ArrayList<>();
         try {
             for (PrimaryPair p : group.primaries) {
                 if (p.relayBegin(j, start, rebase, whole, blocks)) {
@@ -825,7 +831,7 @@ final class TargetPair {
             rec = repl.store().update(id, PairStore.PairRecord::withFullCopyDone);
         }
         state("resyncing", blocks + " blocks to relay to " + (to.isEmpty() ? "no peer"
-                : to.stream().map(p -> p.peer).collect(java.util.stream.Collectors.joining(", "))));
+                : to.stream().map(p -> p.peer).collect(Collectors.joining(", "))));
         return ack().frame(id);
     }
 

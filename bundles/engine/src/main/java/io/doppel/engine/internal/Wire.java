@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
+import io.doppel.api.journal.EpochEntry;
 import io.doppel.api.journal.JournalRecord;
 import io.doppel.api.journal.Position;
 import io.doppel.api.journal.RecordKind;
@@ -293,10 +294,10 @@ final class Wire {
     /** Who rules a group's copy: the epoch of its last record and the site that opened it. */
     record Reign(long epoch, String site) implements Comparable<Reign> {
 
-        static Reign of(java.util.List<io.doppel.api.journal.EpochEntry> history, Position head) {
+        static Reign of(List<EpochEntry> history, Position head) {
             long e = ForkPoint.epochAt(history, head.seq());
             String site = "";
-            for (io.doppel.api.journal.EpochEntry x : history) {
+            for (EpochEntry x : history) {
                 if (x.epoch() == e) {
                     site = x.siteId();
                 }
@@ -316,22 +317,22 @@ final class Wire {
         }
     }
 
-    static Out putHistory(Out o, java.util.List<io.doppel.api.journal.EpochEntry> history) {
+    static Out putHistory(Out o, List<EpochEntry> history) {
         o.putInt(history.size());
-        for (io.doppel.api.journal.EpochEntry x : history) {
+        for (EpochEntry x : history) {
             o.putLong(x.epoch()).putString(x.siteId()).putLong(x.firstSeq()).putLong(x.previousLastSeq());
         }
         return o;
     }
 
-    static java.util.List<io.doppel.api.journal.EpochEntry> getHistory(In in) {
+    static List<EpochEntry> getHistory(In in) {
         int n = in.getInt();
         if (n < 0 || n > 1_000_000) {
             throw new IllegalArgumentException("garbled message: a history of " + n + " epochs");
         }
-        java.util.List<io.doppel.api.journal.EpochEntry> out = new ArrayList<>(n);
+        List<EpochEntry> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            out.add(new io.doppel.api.journal.EpochEntry(in.getLong(), in.getString(), in.getLong(), in.getLong()));
+            out.add(new EpochEntry(in.getLong(), in.getString(), in.getLong(), in.getLong()));
         }
         return out;
     }
@@ -345,7 +346,7 @@ final class Wire {
      * history, from which the secondary computes where their histories part.
      */
     record Open(String group, String mode, String policy, String site, boolean outdated, List<OpenVolume> volumes,
-                Reign reign, Position head, List<io.doppel.api.journal.EpochEntry> history, boolean keepPrimary) {
+                Reign reign, Position head, List<EpochEntry> history, boolean keepPrimary) {
 
         static Open read(In in) {
             String group = in.getString();
@@ -363,7 +364,7 @@ final class Wire {
             }
             Reign reign = new Reign(in.getLong(), in.getString());
             Position head = in.getPosition();
-            List<io.doppel.api.journal.EpochEntry> history = getHistory(in);
+            List<EpochEntry> history = getHistory(in);
             // the operator resolved a split-brain keeping the primary's side (doppel:resolve)
             boolean keepPrimary = in.getBoolean();
             return new Open(group, mode, policy, site, outdated, vols, reign, head, history, keepPrimary);
