@@ -1538,4 +1538,44 @@ class ReplicationTest {
         }
         assertThat(a.head()).isEqualTo(b.head());
     }
+
+    @Test
+    void aSplitBrainResolvedKeepingTheSecondarysSideMakesItThePrimary() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        Random rnd = new Random(57);
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 100, false);
+        }
+        net.cut("A", "B");
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 50, false);
+        }
+        b.repl.takeover("default", false);
+        try (BlockDevice d = b.device()) {
+            write(d, rnd, 50, false);
+        }
+        byte[] atA = a.image();
+        byte[] atB = b.image();
+        net.heal("A", "B");
+        awaitState(b, "A", "split-brain");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> "split-brain".equals(a.pair("B").state()));
+        // at A, now B's secondary: keep A's writes; A becomes the primary and B gives its side up
+        a.repl.resolve("default", a.engine.site().id());
+        awaitFailedBack(a, b, "B", "in-sync");
+        assertThat(a.pair("B").role()).isEqualTo("primary");
+        assertThat(b.pair("A").role()).isEqualTo("secondary");
+        assertThat(b.image()).as("B now holds A's side").isEqualTo(atA);
+        assertThat(a.image()).isEqualTo(atA);
+        String snap = b.engine.groupMap().get("default").volumes.values().iterator().next().volume.snapshots().stream()
+                .map(io.doppel.api.volume.SnapshotInfo::name).filter(n -> n.startsWith("diverged-")).findFirst().orElseThrow();
+        try (BlockDevice d = b.engine.openSnapshot("vol0", snap)) {
+            ByteBuffer kept = ByteBuffer.allocate((int) VOL);
+            d.read(0, kept);
+            assertThat(kept.array()).as("B's side of the split-brain, kept in %s", snap).isEqualTo(atB);
+        }
+    }
 }
