@@ -830,6 +830,11 @@ final class Replication implements PairService {
         for (EpochEntry x : j.history()) {
             next = Math.max(next, x.epoch());
         }
+        // and above the primary's, from its last OPEN: a reign of the same number would be
+        // ordered by site id, not by which came later
+        for (EpochEntry x : tp.primaryHistory()) {
+            next = Math.max(next, x.epoch());
+        }
         next++;
         j.beginEpoch(next, siteId());
         // a record in the new epoch makes it this site's reign at once, written or not

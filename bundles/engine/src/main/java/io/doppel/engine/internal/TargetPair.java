@@ -104,6 +104,12 @@ final class TargetPair {
     boolean splitBrain() {
         return splitBrain;
     }
+
+    /** The primary's epochs from its last OPEN (empty before one). */
+    List<EpochEntry> primaryHistory() {
+        List<EpochEntry> h = primaryHistory;
+        return h == null ? List.of() : h;
+    }
     /** Journal-only: the pairs from this group that the source's current pass is relayed to. */
     private List<PrimaryPair> relayTo = List.of();
 
