@@ -686,7 +686,8 @@ public final class Engine implements DeviceProvider, GroupService {
 
     /** Forces the group's volumes and records that they are durable through the applied watermark. */
     Position checkpoint(Group g) throws IOException {
-        synchronized (g.checkpointLock) {
+        g.checkpointLock.lock();
+        try {
             Journal j = g.journal;
             if (j == null) {
                 throw new IOException("group " + g.name + " is not attached");
@@ -703,6 +704,8 @@ public final class Engine implements DeviceProvider, GroupService {
             }
             j.checkpoint(w);
             return w;
+        } finally {
+            g.checkpointLock.unlock();
         }
     }
 
@@ -717,7 +720,21 @@ public final class Engine implements DeviceProvider, GroupService {
         while (g.tracker.watermark().isBefore(head) && g.pending.isEmpty() && System.nanoTime() < deadline) {
             java.util.concurrent.locks.LockSupport.parkNanos(50_000);
         }
-        checkpoint(g);
+        // the journal holds its reclaim lock here, which a rebase holding the checkpoint lock
+        // waits for: give way to it (the rebase checkpoints and empties the journal anyway)
+        try {
+            if (!g.checkpointLock.tryLock(100, TimeUnit.MILLISECONDS)) {
+                return;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        try {
+            checkpoint(g);
+        } finally {
+            g.checkpointLock.unlock();
+        }
     }
 
     /**

@@ -83,7 +83,12 @@ final class Group {
 
     /** Guarded by itself. */
     final TreeMap<Long, Pending> pending = new TreeMap<>();
-    final Object checkpointLock = new Object();
+    /**
+     * Orders checkpoints with a copy's journal rebase. A lock, not a monitor: the journal asks
+     * for a checkpoint while it holds its own reclaim lock, which a rebase under this lock
+     * needs, so that request only tries it (see Engine.reclaim).
+     */
+    final java.util.concurrent.locks.ReentrantLock checkpointLock = new java.util.concurrent.locks.ReentrantLock();
 
     Group(String name, int id, long journalCapacity, boolean journalOnly) {
         this.name = name;

@@ -674,7 +674,8 @@ final class TargetPair {
         try {
             // under the checkpoint lock: a periodic checkpoint must not read the old watermark and
             // then find the journal rebased below it
-            synchronized (group.checkpointLock) {
+            group.checkpointLock.lock();
+            try {
                 repl.engine().checkpointGroup(group);
                 for (PrimaryPair p : group.primaries) {
                     p.sourceRebasing(j); // a cascade's cursor must be at the head, its records in its map
@@ -691,6 +692,8 @@ final class TargetPair {
                     // the map this site kept as the pair's primary: its blocks are in this pass
                     repl.maps().delete(id);
                 }
+            } finally {
+                group.checkpointLock.unlock();
             }
         } finally {
             applyLock.unlock();
