@@ -441,14 +441,7 @@ def render(argv, notes, a, t, gates, lag, cmds, variants):
 
 
 def write_doc(section):
-    text = open(DOC).read() if os.path.exists(DOC) else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("" if end < 0 else text[end:])
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    open(DOC, "w").write(text)
+    rb.replace_doc_section(SECTION, section)
 
 
 if __name__ == "__main__":

@@ -361,6 +361,18 @@ def prefill(uri):
         raise BenchError(f"pre-fill failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
 
 
+def replace_doc_section(title, section):
+    """Puts `section` (starting with the heading `title`) into docs/benchmarks.md in place of the old one."""
+    text = open(DOC).read() if os.path.exists(DOC) else "# Benchmarks\n"
+    start = text.find(title)
+    if start >= 0:
+        end = text.find("\n## ", start + len(title))
+        text = text[:start] + section + ("" if end < 0 else text[end:])
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    open(DOC, "w").write(text)
+
+
 def pair_status(a, group, peer):
     return a.json(f"doppel:pair-status --json {group} {peer}")
 

@@ -1335,6 +1335,17 @@ class ReplicationTest {
         });
     }
 
+    /** The image kept in the site's {@code diverged-…} snapshot (its writes after a fork point). */
+    private static byte[] divergedImage(ReplicationSite s) throws Exception {
+        String snap = s.engine.groupMap().get("default").volumes.values().iterator().next().volume.snapshots().stream()
+                .map(io.doppel.api.volume.SnapshotInfo::name).filter(n -> n.startsWith("diverged-")).findFirst().orElseThrow();
+        try (BlockDevice d = s.engine.openSnapshot("vol0", snap)) {
+            ByteBuffer kept = ByteBuffer.allocate((int) VOL);
+            d.read(0, kept);
+            return kept.array();
+        }
+    }
+
     @Test
     void aTakeoverIsRefusedWithoutAPolicyForAPrimaryAndForAnOutdatedCopy() throws Exception {
         startBoth(JOURNAL);
@@ -1431,13 +1442,7 @@ class ReplicationTest {
         assertThat(b.pair("A").resyncBlocks()).as("blocks copied back: A's divergent ones and B's new ones, once each")
                 .isEqualTo(union.size());
         // A's divergent blocks are kept, readable, in the snapshot named after the fork point
-        String snap = a.engine.groupMap().get("default").volumes.values().iterator().next().volume.snapshots().stream()
-                .map(io.doppel.api.volume.SnapshotInfo::name).filter(n -> n.startsWith("diverged-")).findFirst().orElseThrow();
-        try (BlockDevice d = a.engine.openSnapshot("vol0", snap)) {
-            ByteBuffer kept = ByteBuffer.allocate((int) VOL);
-            d.read(0, kept);
-            assertThat(kept.array()).as("snapshot %s holds A's image before the failback", snap).isEqualTo(aDiverged);
-        }
+        assertThat(divergedImage(a)).as("snapshot %s holds A's image before the failback", "its diverged snapshot").isEqualTo(aDiverged);
     }
 
     @Test
@@ -1474,13 +1479,7 @@ class ReplicationTest {
         a.repl.resolve("default", "B");
         awaitFailedBack(b, a, "A", "in-sync");
         assertThat(a.image()).isEqualTo(atB);
-        String snap = a.engine.groupMap().get("default").volumes.values().iterator().next().volume.snapshots().stream()
-                .map(io.doppel.api.volume.SnapshotInfo::name).filter(n -> n.startsWith("diverged-")).findFirst().orElseThrow();
-        try (BlockDevice d = a.engine.openSnapshot("vol0", snap)) {
-            ByteBuffer kept = ByteBuffer.allocate((int) VOL);
-            d.read(0, kept);
-            assertThat(kept.array()).as("A's side of the split-brain, kept in %s", snap).isEqualTo(atA);
-        }
+        assertThat(divergedImage(a)).as("A's side of the split-brain, kept in %s", "its diverged snapshot").isEqualTo(atA);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> a.repl.resolve("default", "B"))
                 .hasMessageContaining("is not in split-brain");
     }
@@ -1570,12 +1569,6 @@ class ReplicationTest {
         assertThat(b.pair("A").role()).isEqualTo("secondary");
         assertThat(b.image()).as("B now holds A's side").isEqualTo(atA);
         assertThat(a.image()).isEqualTo(atA);
-        String snap = b.engine.groupMap().get("default").volumes.values().iterator().next().volume.snapshots().stream()
-                .map(io.doppel.api.volume.SnapshotInfo::name).filter(n -> n.startsWith("diverged-")).findFirst().orElseThrow();
-        try (BlockDevice d = b.engine.openSnapshot("vol0", snap)) {
-            ByteBuffer kept = ByteBuffer.allocate((int) VOL);
-            d.read(0, kept);
-            assertThat(kept.array()).as("B's side of the split-brain, kept in %s", snap).isEqualTo(atB);
-        }
+        assertThat(divergedImage(b)).as("B's side of the split-brain, kept in %s", "its diverged snapshot").isEqualTo(atB);
     }
 }
