@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
 """Failback by difference against a full copy (nbdcopy) and rsync's delta transfer.
 
-For each share of a 1 GiB volume (default 1% and 10%): A copies group fb<N> synchronously to B,
-A stops (SIGTERM), B takes the group over (doppel:takeover) and writes that share of the
-volume's blocks with random data (fio randwrite, every block once), then A starts again. The
-failback is timed in A's karaf.log from its pair's first state after the restart (B's OPEN
-answered) to "is consistent again". Side by side, on the same images: nbdcopy of B's volume
+For each way A leaves and returns (restart: A is stopped and started again; partition: A's
+link to B is cut and restored while A runs on) and each share of a 1 GiB volume (default 1%
+and 10%): A copies group fb<N> synchronously to B, A leaves, B takes the group over
+(doppel:takeover) and writes that share of the volume's blocks with random data (fio
+randwrite, every block once), then A returns. The failback is timed in A's karaf.log from its
+link to B coming up to "is consistent again" (or, without a pass, the Outdated mark cleared). Side by side, on the same images: nbdcopy of B's volume
 (over NBD) to a file, and rsync --no-whole-file --inplace of B's volume file onto a copy of
 A's file from before the restart. Each timed run starts with the files' pages written back and
 evicted from the page cache. Target: at 1%, the failback is at least 10x faster than either.
 
 Usage:
-    python3 bench/failback_bench.py [--shares 0.01,0.10] [--write-doc] [--json FILE] [--keep]
+    python3 bench/failback_bench.py [--returns restart,partition] [--shares 0.01,0.10] [--write-doc] [--json FILE] [--keep]
 """
 import argparse
 import datetime
@@ -110,6 +111,8 @@ def evict(paths):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shares", default="0.01,0.10", help="shares of the volume changed at B, comma-separated")
+    ap.add_argument("--returns", default="restart,partition",
+                    help="how A comes back: restart (A was stopped) and/or partition (A's link was cut, A ran on)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--write-doc", action="store_true")
     ap.add_argument("--json")
@@ -142,24 +145,33 @@ def main():
         A.run(f"doppel:peer-add --fingerprint {fp['b']} b {rb.HOST}:{B.transport_port}")
         B.run(f"doppel:peer-add --fingerprint {fp['a']} a")
         groups = []
-        for i, share in enumerate(shares):
-            g, v = f"fb{i}", f"v{i}"
-            A.run(f"doppel:group-create {g}")
-            A.run(f"doppel:volume-create --group {g} {v} 1G")
-            A.run(f"doppel:export-add {v}")
-            rb.prefill(f"nbd://{rb.HOST}:{A.nbd_port}/{v}")  # fio's buffers: random data
-            A.run(f"doppel:pair-create --mode sync {g} b")
-            rb.poll(f"{g} in sync", lambda g=g: ((s := rb.pair_status(A, g, "b"))["state"] == "in-sync"
-                                                 and s["mapBlocks"] == 0, s), 900, 1)
-            B.run(f"doppel:export-add {v}")
-            groups.append((share, g, v))
-        log("# set up: " + ", ".join(f"{g} ({v}, 1 GiB, sync to b)" for _, g, v in groups))
-        for share, g, v in groups:
+        returns = [x.strip() for x in a.returns.split(",")]
+        for ret in returns:
+            if ret not in ("restart", "partition"):
+                sys.exit(f"--returns: unknown way of returning {ret!r} (restart or partition)")
+        for ret in returns:
+            for share in shares:
+                i = len(groups)
+                g, v = f"fb{i}", f"v{i}"
+                A.run(f"doppel:group-create {g}")
+                A.run(f"doppel:volume-create --group {g} {v} 1G")
+                A.run(f"doppel:export-add {v}")
+                rb.prefill(f"nbd://{rb.HOST}:{A.nbd_port}/{v}")  # fio's buffers: random data
+                A.run(f"doppel:pair-create --mode sync {g} b")
+                rb.poll(f"{g} in sync", lambda g=g: ((s := rb.pair_status(A, g, "b"))["state"] == "in-sync"
+                                                     and s["mapBlocks"] == 0, s), 900, 1)
+                B.run(f"doppel:export-add {v}")
+                groups.append((ret, share, g, v))
+        log("# set up: " + ", ".join(f"{g} ({v}, 1 GiB, sync to b)" for _, _, g, v in groups))
+        for ret, share, g, v in groups:
             blocks = int(VOLUME_BYTES / BLOCK * share)
-            A.signal(signal.SIGTERM)  # A stops
-            A.wait_stopped(120)
+            if ret == "restart":
+                A.signal(signal.SIGTERM)  # A stops
+                A.wait_stopped(120)
+            else:
+                A.run("doppel:peer-remove b")  # the link between the sites is cut; A goes on running
             took = takeover(B, g)
-            log(f"# {g}: B took over in epoch {took['epoch']}")
+            log(f"# {g}: B took over in epoch {took['epoch']} (A {'stopped' if ret == 'restart' else 'cut off'})")
             fio_cmd = ["fio", "--name=change", "--ioengine=nbd", f"--uri=nbd://{rb.HOST}:{B.nbd_port}/{v}",
                        "--rw=randwrite", "--bs=4k", "--size=1g", f"--number_ios={blocks}", "--iodepth=16",
                        "--randrepeat=0", "--output=/dev/null"]
@@ -168,15 +180,19 @@ def main():
             b_file = os.path.join(B.home, "doppel/volumes", v, "data")
             before = os.path.join(work, f"{v}-a-before.img")
             subprocess.run(["cp", "--sparse=never", a_file, before], check=True)
-            # the failback: A starts, B's OPEN reaches it, one pass of the blocks that differ
+            # the failback: A comes back, its link to B comes up, B's OPEN reaches it
             since = os.path.getsize(A.karaf_log) if os.path.exists(A.karaf_log) else 0
-            A.launch()
-            A.await_ready()
+            if ret == "restart":
+                A.launch()
+                A.await_ready()
+            else:
+                A.run(f"doppel:peer-add --fingerprint {fp['b']} b {rb.HOST}:{B.transport_port}")
+            connected = await_log(A.karaf_log, since, r"Link to peer b \(site \S+\) up", 300)
             opened = await_log(A.karaf_log, since, rf"\({g} from b\): (diverged|connected|inconsistent|resyncing)", 300)
             # in sync: after a pass, once it is applied; without one (the records after the fork
             # came as a stream), once the new primary has it all and clears the Outdated mark
             done = await_done(A.karaf_log, since, g)
-            failback_s = log_time(done) - log_time(opened)
+            failback_s = log_time(done) - log_time(connected)
             rb.poll(f"{g} in sync again", lambda g=g: ((s := rb.pair_status(B, g, "a"))["state"] == "in-sync"
                                                        and s["mapBlocks"] == 0, s), 300, 0.5)
             status = B.json(f"doppel:pair-status --json {g} a")
@@ -190,20 +206,24 @@ def main():
             rsync_cmd = ["rsync", "--no-whole-file", "--inplace", "--ignore-times", b_file, before]
             rsync_s = timed(rsync_cmd)
             os.remove(copy_to)
-            row = dict(share=share, group=g, blocks_written=blocks, done_line=done.strip()[-160:],
-                       resync_blocks=status["resyncBlocks"], failback_s=failback_s, nbdcopy_s=nbdcopy_s,
-                       rsync_s=rsync_s, opened=opened.strip()[:23], done=done.strip()[:23],
+            os.remove(before)
+            row = dict(returned=ret, share=share, group=g, blocks_written=blocks, done_line=done.strip()[-160:],
+                       resync_blocks=status["resyncBlocks"], failback_s=failback_s,
+                       to_pair_s=log_time(opened) - log_time(connected), nbdcopy_s=nbdcopy_s,
+                       rsync_s=rsync_s, connected=connected.strip()[:23], opened=opened.strip()[:23],
+                       done=done.strip()[:23],
                        fio=" ".join(fio_cmd).replace(f"{rb.HOST}:{B.nbd_port}", "127.0.0.1:PORT"),
                        nbdcopy=" ".join(nbdcopy_cmd).replace(f"{rb.HOST}:{B.nbd_port}", "127.0.0.1:PORT").replace(work, "WORK"),
                        rsync=" ".join(rsync_cmd).replace(work, "WORK"))
             rows.append(row)
-            log(f"{share:.0%} changed ({blocks} blocks): failback {failback_s:.2f} s ({status['resyncBlocks']} blocks in "
-                f"the pass), nbdcopy {nbdcopy_s:.2f} s, rsync {rsync_s:.2f} s")
+            log(f"{ret}, {share:.0%} changed ({blocks} blocks): failback {failback_s:.2f} s (pair connected after "
+                f"{row['to_pair_s']:.2f} s; {status['resyncBlocks']} blocks in a pass), nbdcopy {nbdcopy_s:.2f} s, "
+                f"rsync {rsync_s:.2f} s")
         gates = []
         for r in rows:
             if abs(r["share"] - 0.01) < 1e-9:
                 ok = r["failback_s"] * RATIO <= min(r["nbdcopy_s"], r["rsync_s"])
-                gates.append(dict(name="failback at 1% ≥ 10× faster than nbdcopy and rsync", ok=ok,
+                gates.append(dict(name=f"failback at 1% ({r['returned']}) ≥ 10× faster than nbdcopy and rsync", ok=ok,
                                   figures=f"failback {r['failback_s']:.2f} s, nbdcopy {r['nbdcopy_s']:.2f} s "
                                           f"({r['nbdcopy_s'] / r['failback_s']:.1f}×), rsync {r['rsync_s']:.2f} s "
                                           f"({r['rsync_s'] / r['failback_s']:.1f}×)"))
@@ -231,21 +251,25 @@ def render(argv, notes, rows, gates):
     lines = [SECTION, "", "    " + argv, "",
              f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on the build machine: {notes['nproc']} cores, "
              f"load average {' / '.join(notes['loadavg'])} before the start, {notes['kernel']}. Distribution "
-             f"`{notes['distribution']['file']}` built {notes['distribution']['built']}. A 1 GiB volume per share, "
-             "pre-filled by fio at A and copied synchronously to B; A stopped (SIGTERM); `doppel:takeover` at B; "
-             "B writes the share of the volume's blocks once each with random data; A started again. The failback is "
-             "timed in A's karaf.log from its pair's first state after the restart (B's OPEN answered) to \"is consistent "
-             "again\" after a pass, or, without one, to the new primary clearing A's Outdated mark (A holds every record). "
-             "nbdcopy copies B's volume over NBD to a file; rsync updates a copy of A's file from before the "
-             "restart from B's file. The page cache of the files is evicted before nbdcopy and rsync.", "",
-             "| changed | blocks written at B | blocks in the pass | failback | nbdcopy (full) | rsync --no-whole-file --inplace --ignore-times | vs nbdcopy | vs rsync |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"`{notes['distribution']['file']}` built {notes['distribution']['built']}. A 1 GiB volume per row, "
+             "pre-filled by fio at A and copied synchronously to B. A leaves in one of two ways: *restart*, A is "
+             "stopped (SIGTERM) and started again after B's writes, so the failback runs in a freshly started JVM; "
+             "*partition*, A's link to B is cut (`doppel:peer-remove b` at A) and restored (`doppel:peer-add`), A "
+             "running on without host writes. Meanwhile `doppel:takeover` at B, and B writes the share of the volume's "
+             "blocks once each with random data. The failback is timed in A's karaf.log from its link to B coming up "
+             "to \"is consistent again\" after a pass or, without one, to the new primary clearing A's Outdated mark "
+             "(A then holds every record); \"pair\" is the part of that until A, demoted, has its pair from B "
+             "connected. nbdcopy copies B's volume over NBD to a file; rsync updates a copy of A's file from before "
+             "A came back from B's file. The page cache of the files is evicted before nbdcopy and rsync.", "",
+             "| A returns by | changed | blocks written at B | blocks in a pass | failback (pair) | nbdcopy (full) | rsync --no-whole-file --inplace --ignore-times | vs nbdcopy | vs rsync |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['share']:.0%} | {r['blocks_written']:,} | {r['resync_blocks']:,} | {r['failback_s']:.2f} s | "
+        lines.append(f"| {r['returned']} | {r['share']:.0%} | {r['blocks_written']:,} | {r['resync_blocks']:,} | "
+                     f"{r['failback_s']:.2f} s ({r['to_pair_s']:.2f} s) | "
                      f"{r['nbdcopy_s']:.2f} s | {r['rsync_s']:.2f} s | {r['nbdcopy_s'] / r['failback_s']:.1f}× | "
                      f"{r['rsync_s'] / r['failback_s']:.1f}× |")
     if rows:
-        lines += ["", "Commands (per share):", "", "    " + rows[0]["fio"], "    " + rows[0]["nbdcopy"],
+        lines += ["", "Commands (per row):", "", "    " + rows[0]["fio"], "    " + rows[0]["nbdcopy"],
                   "    " + rows[0]["rsync"]]
     lines += ["", "Gates:", ""]
     for g in gates:

@@ -49,6 +49,8 @@ final class PrimaryPair {
     private static final long WINDOW_BYTES = 16L << 20;
     /** Blocks read per resync chunk (under the chunk's block locks). */
     private static final int CHUNK_BLOCKS = 64;
+    /** A pass marks its progress (RESYNC_MARK) after this many bytes of blocks (a test lowers it). */
+    static volatile long resyncMarkBytes = 16L << 20;
 
     final Replication repl;
     final Group group;
@@ -1694,6 +1696,11 @@ final class PrimaryPair {
         Wire.Out batch = null;
         int entries = 0;
         int bytes = 0;
+        // the runs sent since the last mark: forgotten once the peer holds them durably. Not in a
+        // cascade, whose pass is redone whole when its own source's resync changed the image.
+        List<long[]> unmarked = new ArrayList<>();
+        long unmarkedBytes = 0;
+        long markGeneration = mapGeneration.get();
         for (long[] run : runs) {
             long block = run[0];
             long end = Math.min(run[0] + run[1], slot.size / VolumeService.BLOCK_SIZE);
@@ -1731,11 +1738,18 @@ final class PrimaryPair {
                     bytes += len;
                 }
                 entries++;
+                unmarked.add(new long[] {block, n});
+                unmarkedBytes += len;
                 block += n;
                 resyncDone.addAndGet(n);
                 if (bytes >= BATCH_BYTES || entries >= 4096) {
                     sendResync(l, batch, bytes);
                     batch = null;
+                    if (unmarkedBytes >= resyncMarkBytes && !cascade) {
+                        markGeneration = markProgress(l, slot, unmarked, markGeneration);
+                        unmarked.clear();
+                        unmarkedBytes = 0;
+                    }
                 }
             }
         }
@@ -1744,6 +1758,40 @@ final class PrimaryPair {
         }
         awaitDrained();
         checkBroken();
+    }
+
+    /**
+     * Once the peer answered every block sent, RESYNC_MARK makes them durable there; then they
+     * leave the map (persisted), and a pass broken later (either site killed, the link lost)
+     * resumes from what is left. Runs are kept when the map changed since they were read (a
+     * fold may have added a later write to one of their blocks).
+     *
+     * @return the map generation the next runs are read in
+     */
+    private long markProgress(PeerLink l, VolumeSlot slot, List<long[]> runs, long generation) throws Exception {
+        awaitDrained();
+        checkBroken();
+        Frame reply = reply(l.request(new Wire.Out(Wire.RESYNC_MARK, id, 8).frame(), RESYNC_END_MILLIS),
+                RESYNC_END_MILLIS + 5_000);
+        Wire.In in = new Wire.In(reply);
+        updateAcks(new Wire.Ack(in.getPosition(), in.getPosition(), in.getPosition(), in.getBoolean(), in.getBoolean()));
+        boolean kept = in.getBoolean();
+        synchronized (mapLock) {
+            long now = mapGeneration.get();
+            if (kept && now == generation) {
+                long n = 0;
+                for (long[] r : runs) {
+                    for (long b = r[0]; b < r[0] + r[1]; b++) {
+                        map.remove(slot.id, b);
+                    }
+                    n += r[1];
+                }
+                map.persist(map.coveredThrough());
+                LOG.debug("Pair {}: {} holds {} more blocks of the pass durably; {} left in the map", id, peer, n,
+                        map.blocks());
+            }
+            return now;
+        }
     }
 
     private void sendResync(PeerLink l, Wire.Out batch, int bytes) throws InterruptedException {

@@ -527,6 +527,7 @@ final class Replication implements PairService {
             case Wire.OUTDATED -> t.inOrder(() -> t.outdated(in));
             case Wire.RESIZE -> t.inOrder(() -> t.resize(in));
             case Wire.HANDOVER -> t.inOrder(() -> handover(t, in));
+            case Wire.RESYNC_MARK -> t.inOrder(() -> t.resyncMark(in));
             case Wire.CLOSE -> t.inOrder(() -> closeTarget(t));
             default -> CompletableFuture.failedFuture(new IOException("unknown replication message " + frame.type()));
         };

@@ -766,6 +766,23 @@ final class TargetPair {
         }
     }
 
+    /**
+     * RESYNC_MARK: the blocks copied so far become durable here, so the primary may forget them
+     * (a pass broken after this resumes from what is left). A journal-only site keeps no blocks:
+     * it says so, and its source forgets them only at the pass's end, once every peer has them.
+     */
+    Frame resyncMark(Wire.In in) throws Exception {
+        boolean kept = !group.journalOnly;
+        if (kept) {
+            for (VolumeSlot s : group.volumes.values()) {
+                s.volume.force();
+            }
+        }
+        Wire.Ack a = ack();
+        return new Wire.Out(Wire.REPLY, id, 64).putPosition(a.journaled()).putPosition(a.durable())
+                .putPosition(a.applied()).putBoolean(a.consistent()).putBoolean(a.outdated()).putBoolean(kept).frame();
+    }
+
     Frame resyncEnd(Wire.In in) throws Exception {
         Position end = in.getPosition();
         if (group.journalOnly) {

@@ -42,9 +42,9 @@ final class Wire {
     /**
      * 2: RECORDS carries the primary's load. 3: RESYNC_BEGIN says whether it is whole;
      * RESYNC_WANTED. 4: OPEN carries the primary's reign, head and history, its reply the fork;
-     * SUPERSEDED.
+     * SUPERSEDED. 5: RESYNC_MARK.
      */
-    static final int VERSION = 4;
+    static final int VERSION = 5;
 
     static final int OPEN = 100;
     static final int PUSH = 101;
@@ -58,6 +58,12 @@ final class Wire {
     static final int RESIZE = 109;
     static final int RESYNC_WANTED = 110;
     static final int HANDOVER = 112;
+    /**
+     * During a pass: the target makes every block it got so far durable and answers whether it
+     * keeps them (a journal-only site relays them and does not); the primary then forgets them,
+     * so that a pass broken later resumes from what is left.
+     */
+    static final int RESYNC_MARK = 113;
     static final int REPLY = 150;
     /**
      * The reply of a site that is the pair's primary in a later reign to a message of the pair
@@ -66,7 +72,7 @@ final class Wire {
     static final int SUPERSEDED = 151;
 
     static final int[] TYPES = {OPEN, PUSH, FORCE, PULL, RESYNC_BEGIN, RESYNC_DATA, RESYNC_END, OUTDATED, CLOSE, RESIZE,
-        RESYNC_WANTED, HANDOVER};
+        RESYNC_WANTED, HANDOVER, RESYNC_MARK};
 
     /** Fixed part of an encoded record: epoch, seq, volume, offset, length, kind, time, data length. */
     private static final int RECORD_HEADER = 8 + 8 + 4 + 8 + 8 + 2 + 8 + 4;

@@ -425,6 +425,50 @@ class ReplicationTest {
     }
 
     @Test
+    void aPassBrokenByTheTargetsDeathResumesFromTheBlocksItConfirmed() throws Exception {
+        long markBytes = PrimaryPair.resyncMarkBytes;
+        PrimaryPair.resyncMarkBytes = 256 << 10; // a mark after every 1 MiB frame of the pass
+        try {
+            startBoth(JOURNAL);
+            try (BlockDevice d = a.device()) {
+                Random rnd = new Random(31);
+                for (long off = 0; off < VOL; off += 64 << 10) {
+                    byte[] data = new byte[64 << 10];
+                    rnd.nextBytes(data);
+                    d.write(off, ByteBuffer.wrap(data), false); // every block differs from B's zeros
+                }
+            }
+            long groupBlocks = VOL / 4096;
+            net.delay("A", "B", 300); // the pass takes a while: B dies in the middle of it
+            a.repl.create("default", "B", "async", "");
+            Awaitility.await().atMost(Duration.ofSeconds(60))
+                    .until(() -> a.pair("B").mapBlocks() > 0 && a.pair("B").mapBlocks() <= groupBlocks / 2);
+            long left = a.pair("B").mapBlocks();
+            // a power cut at B: of what it did not force, about half the pages are gone
+            b.kill();
+            b.storage.simulatePowerCut(7);
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !"initial-copy".equals(a.pair("B").state()));
+            long leftAfter = a.pair("B").mapBlocks();
+            assertThat(leftAfter).as("blocks B confirmed durable leave A's map for good").isLessThanOrEqualTo(left)
+                    .isLessThan(groupBlocks);
+            net.delay("A", "B", 0);
+            net.resetBytes();
+            b = new ReplicationSite("B", net, b.storage, JOURNAL, VOL).start();
+            Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> "replicating".equals(a.pair("B").state())
+                    && a.pair("B").mapBlocks() == 0 && b.group().tracker != null
+                    && !b.group().tracker.watermark().isBefore(a.head()) && b.pair("A").consistent());
+            assertThat(b.image()).as("the blocks confirmed before the power cut, and the rest copied after")
+                    .isEqualTo(a.image());
+            long resent = net.bytes("A", "B");
+            assertThat(resent).as("after the restart only the %d blocks left are copied (of %d)", leftAfter, groupBlocks)
+                    .isLessThan(leftAfter * 4096 + (256 << 10))
+                    .isLessThan(VOL * 3 / 4);
+        } finally {
+            PrimaryPair.resyncMarkBytes = markBytes;
+        }
+    }
+
+    @Test
     void anAsyncPeerCutLongEnoughToOverflowTheJournalCatchesUpFromItsMap() throws Exception {
         startBoth(EngineFixture.journalSettings(2L << 20, 4L << 20));
         a.repl.create("default", "B", "async", "");
