@@ -117,6 +117,10 @@ public final class Engine implements DeviceProvider, GroupService {
         this.settings = s;
     }
 
+    EngineSettings settings() {
+        return settings;
+    }
+
     // ---- services come and go --------------------------------------------------------------
 
     /** The volume service appeared (or was replaced); null when it went away. */
@@ -465,6 +469,19 @@ public final class Engine implements DeviceProvider, GroupService {
      * replaced) takes no host write: a sync peer would not get it, a replica would diverge.
      * The write waits for the pairs like any held I/O, then fails with EIO.
      */
+    /** After a restart, a write waits until each peer said whether this site still rules the pair (bounded). */
+    private static void awaitReign(Group g) throws DeviceException {
+        for (PrimaryPair p : g.primaries) {
+            try {
+                p.awaitReign();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new DeviceException(IoError.EIO, "interrupted while a write to group " + g.name
+                        + " waited for its peers' answer after the start");
+            }
+        }
+    }
+
     private void awaitPairsAttached(Group g) throws DeviceException {
         Replication r = replication;
         if (r == null || !r.pairsDetached(g)) {
@@ -497,6 +514,7 @@ public final class Engine implements DeviceProvider, GroupService {
         try {
             Group g = slot.group;
             awaitPairsAttached(g);
+            awaitReign(g);
             Position pos;
             slot.locks.lock(offset, length);
             try {

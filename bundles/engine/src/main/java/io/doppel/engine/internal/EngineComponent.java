@@ -247,7 +247,8 @@ public final class EngineComponent implements DeviceProvider, GroupService, Site
             parser.problems().add("home: a new home (" + next.home() + ") takes effect only after a restart; keeping "
                     + previous.home());
             next = new EngineSettings(previous.home(), next.ioHoldTimeoutMillis(), next.checkpointIntervalMillis(),
-                    next.firstGroup(), next.firstVolume(), next.firstVolumeSize(), next.copyModeHoldMillis());
+                    next.firstGroup(), next.firstVolume(), next.firstVolumeSize(), next.copyModeHoldMillis(),
+                    next.reignCheckMillis());
         }
         report(parser.problems());
         currentSettings = next;

@@ -17,6 +17,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "(during an update of its bundle) before the pair's lost-peer policy applies")
     long copyModeHoldMillis() default 5_000;
 
+    @AttributeDefinition(description = "Milliseconds a restarted primary holds host writes until each peer answered "
+            + "whether this site still rules the pair (a peer may have taken it over meanwhile); then writes go on")
+    long reignCheckMillis() default 10_000;
+
     @AttributeDefinition(description = "Milliseconds between checkpoints (volumes forced, journal released)")
     long checkpointIntervalMillis() default 5_000;
 

@@ -15,9 +15,17 @@ import java.nio.file.Path;
  *                                 before the pair's lost-peer policy applies
  */
 public record EngineSettings(Path home, long ioHoldTimeoutMillis, long checkpointIntervalMillis, String firstGroup,
-                             String firstVolume, long firstVolumeSize, long copyModeHoldMillis) {
+                             String firstVolume, long firstVolumeSize, long copyModeHoldMillis, long reignCheckMillis) {
 
     public static final long DEFAULT_COPY_MODE_HOLD_MILLIS = 5_000;
+    public static final long DEFAULT_REIGN_CHECK_MILLIS = 10_000;
+
+    /** Settings with the default reign check. */
+    public EngineSettings(Path home, long ioHoldTimeoutMillis, long checkpointIntervalMillis, String firstGroup,
+                          String firstVolume, long firstVolumeSize, long copyModeHoldMillis) {
+        this(home, ioHoldTimeoutMillis, checkpointIntervalMillis, firstGroup, firstVolume, firstVolumeSize,
+                copyModeHoldMillis, DEFAULT_REIGN_CHECK_MILLIS);
+    }
 
     /** Settings with the default copy-mode hold. */
     public EngineSettings(Path home, long ioHoldTimeoutMillis, long checkpointIntervalMillis, String firstGroup,
@@ -27,6 +35,7 @@ public record EngineSettings(Path home, long ioHoldTimeoutMillis, long checkpoin
     }
 
     public static EngineSettings defaults(Path home) {
-        return new EngineSettings(home, 30_000, 5_000, "default", "vol0", 1L << 30, DEFAULT_COPY_MODE_HOLD_MILLIS);
+        return new EngineSettings(home, 30_000, 5_000, "default", "vol0", 1L << 30, DEFAULT_COPY_MODE_HOLD_MILLIS,
+                DEFAULT_REIGN_CHECK_MILLIS);
     }
 }

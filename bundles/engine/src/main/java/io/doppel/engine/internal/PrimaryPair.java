@@ -145,6 +145,56 @@ final class PrimaryPair {
         this.rec = rec;
     }
 
+    // ---- the reign check after a restart ------------------------------------------------------
+
+    /**
+     * Counted down once the peer answered an OPEN (this site rules the pair), once a later
+     * reign reached this site, or once the check is given up. Until then, after a restart, host
+     * writes wait: the peer may have taken the pair over while this site was down, and a write
+     * taken here meanwhile would be one the new primary never has.
+     */
+    private final java.util.concurrent.CountDownLatch reignChecked = new java.util.concurrent.CountDownLatch(1);
+    private volatile long reignCheckDeadline;
+
+    /** A pair made or promoted here needs no check: no other site can rule it in a later reign. */
+    void reignKnown() {
+        reignChecked.countDown();
+    }
+
+    /** Starts the check: host writes wait at most {@code millis} for the peer's answer. */
+    void checkReign(long millis) {
+        reignCheckDeadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        if (millis <= 0) {
+            reignChecked.countDown();
+        } else {
+            LOG.info("Pair {}: host writes to {} wait until {} answers whether this site still rules the pair (at most {} ms)",
+                    id, group.name, peer, millis);
+        }
+    }
+
+    /** Waits for the reign check; past its deadline, gives it up (logged once) and lets writes go on. */
+    void awaitReign() throws InterruptedException {
+        if (reignChecked.getCount() == 0) {
+            return;
+        }
+        long left = reignCheckDeadline - System.nanoTime();
+        if (left > 0 && reignChecked.await(left, TimeUnit.NANOSECONDS)) {
+            return;
+        }
+        synchronized (reignChecked) {
+            if (reignChecked.getCount() > 0) {
+                LOG.warn("Pair {}: {} did not answer within the reign check after the start; {} takes host writes as its"
+                        + " primary ({}). Should {} have taken the pair over, the two sides split (doppel:resolve)", id,
+                        peer, group.name, repl.reign(group), peer);
+                reignChecked.countDown();
+            }
+        }
+    }
+
+    boolean reignPending() {
+        return reignChecked.getCount() > 0;
+    }
+
     // ---- life cycle ---------------------------------------------------------------------------
 
     /** Opens the cursor and map on the attached journal and starts the driver. */
@@ -453,6 +503,11 @@ final class PrimaryPair {
         }
         broken = null;
         Opened o = open(l, mode);
+        if (reignChecked.getCount() > 0) {
+            LOG.info("Pair {}: {} answered: this site still rules {} ({}); host writes go on", id, peer, group.name,
+                    repl.reign(group));
+            reignChecked.countDown();
+        }
         Wire.Ack opened = o.ack();
         synchronized (acks) {
             // A new session starts from what the peer holds now (it may have lost an unforced tail).
@@ -703,6 +758,7 @@ final class PrimaryPair {
             acks.notifyAll();
         }
         group.writesRefused = "group " + group.name + " is no longer the primary here: " + peer + " took it over (" + r + ")";
+        reignChecked.countDown(); // the writes that waited are refused now
         LOG.warn("Pair {}: {} rules {} in {} ({}); this site stops accepting writes and becomes its secondary", id, peer,
                 group.name, r, why);
         setLive(false);

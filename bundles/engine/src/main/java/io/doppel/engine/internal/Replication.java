@@ -324,6 +324,8 @@ final class Replication implements PairService {
                 if (r.primary()) {
                     PrimaryPair p = new PrimaryPair(this, g, r);
                     addCrashExtents(g, p);
+                    // started again with the group (a restart): a peer may rule the pair by now
+                    p.checkReign(engine.settings().reignCheckMillis());
                     p.start(g.journal);
                     primaries.put(r.id(), p);
                 } else {
@@ -846,6 +848,7 @@ final class Replication implements PairService {
             r = store.update(tp.id, x -> x.withPrimary(true).withOutdated(true).withConsistent(true, Position.ZERO)
                     .withPeerDurable(forkAt));
             PrimaryPair p = new PrimaryPair(this, g, r);
+            p.reignKnown(); // this site opened the latest epoch
             p.lastDecision = why + " at " + Instant.now() + " in epoch " + next + " after " + forkAt;
             // the cursor exists before the first host write: every block written from now on is kept
             p.start(j);
@@ -1130,6 +1133,7 @@ final class Replication implements PairService {
                 false, true, false, false, Position.ZERO);
         store.add(r);
         PrimaryPair p = new PrimaryPair(this, g, r);
+        p.reignKnown(); // a new pair: the peer has never ruled it
         p.start(g.journal);
         primaries.put(r.id(), p);
         pairsChanged(g);

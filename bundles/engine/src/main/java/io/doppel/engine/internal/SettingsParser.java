@@ -34,6 +34,7 @@ final class SettingsParser {
         long hold = positiveLong(raw, "ioHoldTimeoutMillis", previous.ioHoldTimeoutMillis(), 10, 3_600_000);
         long interval = positiveLong(raw, "checkpointIntervalMillis", previous.checkpointIntervalMillis(), 100, 3_600_000);
         long modeHold = positiveLong(raw, "copyModeHoldMillis", previous.copyModeHoldMillis(), 0, 3_600_000);
+        long reignCheck = positiveLong(raw, "reignCheckMillis", previous.reignCheckMillis(), 0, 3_600_000);
         String group = string(raw, "firstGroup", previous.firstGroup());
         String volume = string(raw, "firstVolume", previous.firstVolume());
         long size = previous.firstVolumeSize();
@@ -54,7 +55,7 @@ final class SettingsParser {
             problems.add("firstVolume: needs a firstGroup; no volume will be created on first start");
             volume = "";
         }
-        return new EngineSettings(home, hold, interval, group, volume, size, modeHold);
+        return new EngineSettings(home, hold, interval, group, volume, size, modeHold, reignCheck);
     }
 
     private long positiveLong(Map<String, ?> raw, String key, long previous, long min, long max) {

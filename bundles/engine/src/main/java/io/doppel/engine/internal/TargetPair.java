@@ -75,6 +75,8 @@ final class TargetPair {
 
     /** Source volume id to this site's slot, from the last OPEN. */
     private volatile Map<Integer, VolumeSlot> volumes = Map.of();
+    /** An OPEN was answered since this end started: pulled records can be translated. */
+    private volatile boolean opened;
     /** During a resync pass: the seq of the last record applied to each block ((volume << 32) | block). */
     private Map<Long, Long> lastApplied;
     private volatile String state = "waiting-for-primary";
@@ -245,6 +247,7 @@ final class TargetPair {
             map.put(v.sourceId(), repl.engine().targetVolume(group, v.name(), v.size()));
         }
         volumes = Map.copyOf(map);
+        opened = true;
         primaryHistory = o.history();
         // before the record takes the primary's flags: a former primary's mark says it went on alone
         Divergence d = divergence(o);
@@ -910,7 +913,7 @@ final class TargetPair {
                 CopyMode mode = repl.mode(rec.mode());
                 PeerLink l = repl.link(peer);
                 if (mode == null || mode.transfer() != CopyMode.Transfer.PULL || Replication.unsupported(mode) != null
-                        || rec.suspended() || l == null
+                        || rec.suspended() || l == null || !opened
                         || !l.isConnected() || !rec.fullCopyDone() || group.journal == null) {
                     Thread.sleep(100);
                     continue;

@@ -198,7 +198,16 @@ final class LoopbackNet implements AutoCloseable {
                     reply.completeExceptionally(new PeerUnavailableException("link " + from + " to " + to + " was cut"));
                     return;
                 }
-                sites.get(to).handler.handle(from, f).whenComplete((r, e) -> {
+                java.util.concurrent.CompletionStage<Frame> handled;
+                try {
+                    handled = sites.get(to).handler.handle(from, f);
+                } catch (RuntimeException e) {
+                    // the real transport answers a handler's exception with an error reply
+                    System.err.println("LoopbackNet: the handler of " + to + " threw " + e);
+                    reply.completeExceptionally(e);
+                    return;
+                }
+                handled.whenComplete((r, e) -> {
                     if (e != null) {
                         reply.completeExceptionally(e);
                     } else if (!isConnected()) {

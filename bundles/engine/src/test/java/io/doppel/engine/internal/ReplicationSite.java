@@ -78,11 +78,22 @@ final class ReplicationSite implements AutoCloseable {
         return this;
     }
 
+    /** How long host writes wait after the start for each peer's answer (EngineSettings.reignCheckMillis). */
+    ReplicationSite reignCheck(long millis) {
+        reignCheckMillis = millis;
+        return this;
+    }
+
+    private long reignCheckMillis = EngineSettings.DEFAULT_REIGN_CHECK_MILLIS;
+
     /** Starts (or restarts, on the same storage) the site. */
     ReplicationSite start() throws IOException {
         executor = Executors.newScheduledThreadPool(2);
-        engine = new Engine(storage, journalOnly ? new EngineSettings(ROOT, 10_000, 3_600_000, "", "", 0)
-                : new EngineSettings(ROOT, 10_000, 3_600_000, "default", "vol0", volumeSize), executor);
+        engine = new Engine(storage, journalOnly
+                ? new EngineSettings(ROOT, 10_000, 3_600_000, "", "", 0, EngineSettings.DEFAULT_COPY_MODE_HOLD_MILLIS,
+                        reignCheckMillis)
+                : new EngineSettings(ROOT, 10_000, 3_600_000, "default", "vol0", volumeSize,
+                        EngineSettings.DEFAULT_COPY_MODE_HOLD_MILLIS, reignCheckMillis), executor);
         repl = engine.replication(new PairStore(storage, ROOT));
         repl.load(load);
         repl.transport(net.site(name, repl::handle, repl::linkChanged));

@@ -1451,6 +1451,55 @@ class ReplicationTest {
     }
 
     @Test
+    void aRestartedPrimaryHoldsWritesUntilItsPeerAnswersAndATakeoverThereRefusesThem() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        a.repl.create("default", "B", "async", "");
+        awaitState(a, "B", "replicating");
+        Random rnd = new Random(57);
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 50, false);
+        }
+        b.awaitApplied(a.head());
+        a.close();
+        b.repl.takeover("default", false);
+        try (BlockDevice d = b.device()) {
+            write(d, rnd, 50, false);
+        }
+        // A comes back while its link to B is down: it cannot know yet that B rules the pair
+        net.cut("A", "B");
+        a = restart(a);
+        java.util.concurrent.CompletableFuture<Void> w = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try (BlockDevice d = a.device()) {
+                d.write(0, ByteBuffer.wrap(new byte[4096]), false);
+            } catch (java.io.IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        Awaitility.await("the write waits for B's answer").during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(3))
+                .until(() -> !w.isDone());
+        net.heal("A", "B");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> w.get(30, java.util.concurrent.TimeUnit.SECONDS))
+                .as("B's later reign reaches A: the held write is refused, never taken")
+                .satisfies(e -> assertThat(e.getMessage()).containsAnyOf("no longer the primary", "is a replica"));
+        awaitFailedBack(b, a, "A", "replicating");
+        assertThat(a.image()).isEqualTo(b.image());
+
+        // a restarted primary whose peer stays away takes writes once the check is given up
+        b.close();
+        net.cut("A", "B");
+        b = new ReplicationSite("B", net, b.storage, JOURNAL, VOL).reignCheck(300).start();
+        b.repl.policyAdded(ALLOW);
+        long t0 = System.nanoTime();
+        try (BlockDevice d = b.device()) {
+            d.write(0, ByteBuffer.wrap(new byte[4096]), false);
+        }
+        assertThat(java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0))
+                .as("the write waited for the check's 300 ms").isGreaterThanOrEqualTo(250);
+    }
+
+    @Test
     void anAsyncFailbackCopiesTheUnionOfBothSidesWritesAndKeepsTheOldPrimarysInASnapshot() throws Exception {
         startBoth(JOURNAL);
         a.repl.policyAdded(ALLOW);
