@@ -28,10 +28,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Failover of a sync pair between two real appliances: the primary A is killed with SIGKILL
- * under the oracle workload, B takes over with {@code doppel:takeover}, writes more, and A is
- * restarted. A must become B's secondary and end identical to it, having received only the
- * blocks that differ (counted by the fault proxy A dials B through).
+ * Failover of a pair between two real appliances: the primary is killed with SIGKILL under the
+ * oracle workload, the secondary takes over with {@code doppel:takeover}, writes more, and the
+ * old primary is restarted. It must become the secondary and end identical to the new primary,
+ * having received only the blocks that differ (counted by the fault proxy A dials B through).
+ * Sync first, then a planned failback, a split-brain, and the async form with the failback pass
+ * killed halfway.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class FailoverIT {
@@ -230,5 +232,86 @@ class FailoverIT {
         JsonNode snapshots = a.execJson("doppel:snapshot-list --json r2");
         assertThat(snapshots.findValuesAsText("name")).as("A's side kept in a snapshot")
                 .anyMatch(n -> n.startsWith("diverged-"));
+    }
+
+    @Test
+    @Order(4)
+    void anAsyncPairFailsBackAfterAKillAndAFailbackPassKilledHalfwayResumesFromTheMap() throws Exception {
+        // B is the primary since the third test, A its secondary
+        b.execOk("doppel:pair-mode " + GROUP + " a async");
+        Sites.awaitPair(b, GROUP, "a", "replicating", PAIR_TIMEOUT,
+                p -> p.path("state").asText().equals("replicating") && p.path("mapBlocks").asLong() == 0);
+        OracleRun.zero(b, ORACLE_VOLUMES, ORACLE_BLOCKS);
+        Sites.awaitCaughtUp(b, GROUP, "a", PAIR_TIMEOUT);
+        long epochBefore = b.execJson("doppel:failover-status --json " + GROUP).get(0).path("epoch").asLong();
+        History history;
+        try (OracleRun oracle = OracleRun.start(b, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, 402, null, work)) {
+            await().atMost(Duration.ofMinutes(1)).until(() -> oracle.acknowledged() > 1500);
+            b.kill();
+            history = oracle.stop();
+        }
+        LOG.info("B killed: {} oracle writes acknowledged, {} failed, {} unknown", history.acknowledged(),
+                history.failed(), history.unknown());
+        // A takes over once it sees B gone (the manual policy refuses while B is connected)
+        JsonNode[] took = new JsonNode[1];
+        await("A's takeover").atMost(PAIR_TIMEOUT).pollInterval(Duration.ofMillis(500)).until(() -> {
+            ShellResult r = a.exec("doppel:takeover --json " + GROUP);
+            if (r.output().contains("\"role\"")) {
+                took[0] = a.execJson("doppel:failover-status --json " + GROUP).get(0);
+                return true;
+            }
+            return false;
+        });
+        assertThat(took[0].path("role").asText()).isEqualTo("primary");
+        assertThat(took[0].path("epoch").asLong()).as("a new epoch").isGreaterThan(epochBefore);
+        // an asynchronous copy: A holds B's writes up to some point, in order
+        OracleRun.ok(ReplicaChecker.checkPrefix(history, OracleRun.images(a, ORACLE_VOLUMES, history)));
+        ProcessResult wrote = Scenario.qemuIo(a.nbdUri("r1"), "write -P 0x78 " + B_OFFSET + " " + B_BLOCKS * 4096);
+        assertThat(Scenario.qemuIoSucceeded(wrote)).as("A takes host writes: %s", wrote.describe()).isTrue();
+
+        // the failback pass to B, slowed to 4 MB/s so that B can be killed in the middle of it
+        aToB.bandwidth(FaultProxy.Direction.UPSTREAM, 4L << 20);
+        b.start();
+        JsonNode marked = Sites.awaitPair(a, GROUP, "b", "in a pass past its first progress mark", PAIR_TIMEOUT,
+                p -> p.path("state").asText().equals("resyncing") && p.path("mapBlocks").asLong() > 0
+                        && p.path("mapBlocks").asLong() <= p.path("resyncBlocks").asLong() - 4096);
+        long planned = marked.path("resyncBlocks").asLong();
+        b.kill();
+        JsonNode away = Sites.awaitPair(a, GROUP, "b", "to see B gone", PAIR_TIMEOUT,
+                p -> !p.path("state").asText().equals("resyncing"));
+        long left = away.path("mapBlocks").asLong();
+        LOG.info("B killed in the failback pass: {} blocks planned, {} left in A's map", planned, left);
+        assertThat(left).as("blocks B confirmed left A's map for good").isPositive().isLessThanOrEqualTo(planned - 4096);
+
+        aToB.clearFaults();
+        aToB.resetCounters();
+        long logOffset = a.karafLog().size();
+        b.start();
+        Sites.awaitPair(b, GROUP, "a", "B as A's secondary", PAIR_TIMEOUT,
+                p -> p.path("role").asText().equals("secondary") && p.path("consistent").asBoolean());
+        Sites.awaitCaughtUp(a, GROUP, "b", PAIR_TIMEOUT);
+        for (String v : ORACLE_VOLUMES) {
+            ProcessResult cmp = Sites.compare(a.nbdUri(v), b.nbdUri(v));
+            assertThat(cmp.exitCode()).as("qemu-img compare %s of A with B\n%s", v, cmp.describe()).isZero();
+        }
+        long resumed = 0;
+        Matcher m = Pattern.compile("resync pass to b done \\((\\d+) blocks\\)").matcher(a.karafLog().textSince(logOffset));
+        while (m.find()) {
+            resumed += Long.parseLong(m.group(1));
+        }
+        long bytes = aToB.bytes(FaultProxy.Direction.UPSTREAM);
+        LOG.info("Resumed failback: a pass of {} blocks ({} bytes to B), against {} planned before the kill", resumed,
+                bytes, planned);
+        assertThat(resumed).as("the resumed pass copies what was left in the map").isPositive()
+                .isLessThanOrEqualTo(left);
+        assertThat(bytes).as("bytes B received after its restart: what was left, not the whole pass")
+                .isLessThanOrEqualTo(left * 4096 * 11 / 10 + (1L << 20))
+                .isLessThan(planned * 4096);
+        assertThat(a.karafLog().textSince(logOffset)).doesNotContain("copying the whole group");
+        // B's own writes that A never had stay readable in a snapshot named after the fork point
+        JsonNode snapshots = b.execJson("doppel:snapshot-list --json r1");
+        assertThat(snapshots.findValuesAsText("name")).as("snapshots of r1 at B").anyMatch(n -> n.startsWith("diverged-"));
+        assertThat(Scenario.qemuIoSucceeded(Scenario.qemuIo(b.nbdUri("r2"), "write -P 0x12 0 4k")))
+                .as("B refuses host writes now").isFalse();
     }
 }

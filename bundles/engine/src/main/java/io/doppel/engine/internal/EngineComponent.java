@@ -57,7 +57,7 @@ import org.slf4j.LoggerFactory;
 @Component(service = {DeviceProvider.class, GroupService.class, SiteIdentity.class, EngineStatus.class,
         PairService.class, FrameHandler.class, PeerListener.class, FailoverService.class},
         immediate = true, configurationPid = "io.doppel.engine",
-        property = FrameHandler.TYPES + "=100,101,102,103,104,105,106,107,108,109,110,112")
+        property = FrameHandler.TYPES + "=" + Wire.TYPE_LIST)
 @Designate(ocd = EngineConfig.class)
 public final class EngineComponent implements DeviceProvider, GroupService, SiteIdentity, EngineStatus, PairService,
         FailoverService,

@@ -73,6 +73,11 @@ final class Wire {
 
     static final int[] TYPES = {OPEN, PUSH, FORCE, PULL, RESYNC_BEGIN, RESYNC_DATA, RESYNC_END, OUTDATED, CLOSE, RESIZE,
         RESYNC_WANTED, HANDOVER, RESYNC_MARK};
+    /**
+     * {@link #TYPES} as the frame handler's service property (a constant, for the component
+     * annotation); a test keeps the two equal, so that no new type goes unregistered.
+     */
+    static final String TYPE_LIST = "100,101,102,103,104,105,106,107,108,109,110,112,113";
 
     /** Fixed part of an encoded record: epoch, seq, volume, offset, length, kind, time, data length. */
     private static final int RECORD_HEADER = 8 + 8 + 4 + 8 + 8 + 2 + 8 + 4;
