@@ -57,6 +57,10 @@ public final class OracleWorkload {
     private final AtomicLong acknowledged = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicLong unknown = new AtomicLong();
+    /** Where a volume's writes go after a refusal (a failback moved the primary role); null: nowhere else. */
+    private final java.util.function.Function<String, NbdClient> failover;
+    private final Map<NbdClient, AtomicLong> acknowledgedVia = new java.util.concurrent.ConcurrentHashMap<>();
+    private final AtomicLong switches = new AtomicLong();
     private final ExecutorService issuer = Executors.newSingleThreadExecutor(runnable -> {
         Thread thread = Executors.defaultThreadFactory().newThread(runnable);
         thread.setName("oracle-workload");
@@ -86,6 +90,7 @@ public final class OracleWorkload {
         this.maxWrites = builder.maxWrites;
         this.duration = builder.duration;
         this.writeTimeout = builder.writeTimeout;
+        this.failover = builder.failover;
         List<Target> targetList = new ArrayList<>();
         List<History.Volume> volumeList = new ArrayList<>();
         for (Map.Entry<String, NbdClient> entry : builder.volumes.entrySet()) {
@@ -239,6 +244,17 @@ public final class OracleWorkload {
         return unknown.get();
     }
 
+    /** Writes acknowledged through {@code client}. */
+    public long acknowledgedVia(NbdClient client) {
+        AtomicLong n = acknowledgedVia.get(client);
+        return n == null ? 0 : n.get();
+    }
+
+    /** Volumes whose writes moved to the client the failover gave (after a refusal). */
+    public long switches() {
+        return switches.get();
+    }
+
     private void issueLoop() {
         SplittableRandom random = new SplittableRandom(seed);
         try {
@@ -338,15 +354,16 @@ public final class OracleWorkload {
             pending.put(write.id, write);
         }
         CompletableFuture<Void> reply;
+        NbdClient via = write.target.client;
         try {
-            reply = write.target.client.write(write.first * BLOCK_SIZE, data, write.fua);
+            reply = via.write(write.first * BLOCK_SIZE, data, write.fua);
         } catch (IllegalStateException e) {
             reply = CompletableFuture.failedFuture(new NbdConnectionLostException(e.getMessage(), e));
         }
-        reply.whenComplete((ok, failure) -> completed(write, failure));
+        reply.whenComplete((ok, failure) -> completed(write, failure, via));
     }
 
-    private void completed(Pending write, Throwable failure) {
+    private void completed(Pending write, Throwable failure, NbdClient via) {
         long tick = ticks.incrementAndGet();
         Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause()
                 : failure;
@@ -358,16 +375,52 @@ public final class OracleWorkload {
             write.target.busy.clear((int) write.first, (int) write.first + write.count);
             if (cause == null) {
                 acknowledged.incrementAndGet();
+                acknowledgedVia.computeIfAbsent(via, c -> new AtomicLong()).incrementAndGet();
                 finished.add(write.record(tick, Outcome.ACKNOWLEDGED, 0));
             } else if (cause instanceof NbdException nbd && nbd.isErrorReply()) {
                 failed.incrementAndGet();
                 finished.add(write.record(tick, Outcome.FAILED, nbd.errno()));
+                if (failover != null && via == write.target.client && !write.target.switching) {
+                    switchTarget(write.target, nbd);
+                }
             } else {
                 recordUnknown(write);
                 end("connection to " + write.target.volume.name() + " lost: " + cause.getMessage());
             }
             lock.notifyAll();
         }
+    }
+
+    /**
+     * A refused write: the volume's later writes go where {@code failover} says, as an
+     * application reconnects to the new primary. Writes issued meanwhile still go to the old
+     * client (and are refused there). Holds the lock.
+     */
+    private void switchTarget(Target target, NbdException refusal) {
+        target.switching = true;
+        Thread t = new Thread(() -> {
+            NbdClient next = null;
+            String why = null;
+            try {
+                next = failover.apply(target.volume.name());
+            } catch (RuntimeException e) {
+                why = e.toString();
+            }
+            synchronized (lock) {
+                target.switching = false;
+                if (next != null) {
+                    target.client = next;
+                    switches.incrementAndGet();
+                    LOG.info("Oracle workload: {} refused a write ({}); its writes go to {} from now on",
+                            target.volume.name(), refusal.getMessage(), next.address());
+                } else {
+                    LOG.warn("Oracle workload: no other site for {}: {}", target.volume.name(), why);
+                }
+                lock.notifyAll();
+            }
+        }, "oracle-failover-" + target.volume.name());
+        t.setDaemon(true);
+        t.start();
     }
 
     /** Holds the lock. */
@@ -429,7 +482,18 @@ public final class OracleWorkload {
         return true;
     }
 
-    private record Target(History.Volume volume, NbdClient client, BitSet busy) {
+    /** A volume and the client its writes go to (replaced after a refusal when the workload fails over). */
+    private static final class Target {
+        final History.Volume volume;
+        final BitSet busy;
+        volatile NbdClient client;
+        boolean switching;
+
+        Target(History.Volume volume, NbdClient client, BitSet busy) {
+            this.volume = volume;
+            this.client = client;
+            this.busy = busy;
+        }
     }
 
     /** A write between its choice and its reply. */
@@ -468,6 +532,7 @@ public final class OracleWorkload {
         private long maxWrites;
         private Duration duration;
         private Duration writeTimeout = Duration.ofSeconds(30);
+        private java.util.function.Function<String, NbdClient> failover;
 
         private Builder(long seed) {
             this.seed = seed;
@@ -549,6 +614,16 @@ public final class OracleWorkload {
                 throw new IllegalArgumentException("write timeout must be positive, was " + writeTimeout);
             }
             this.writeTimeout = writeTimeout;
+            return this;
+        }
+
+        /**
+         * After a write to a volume is refused (an NBD error reply: the site gave up its primary
+         * role), the volume's later writes go to the client {@code next} returns for its name,
+         * as an application reconnects to the new primary. The refused write stays FAILED.
+         */
+        public Builder failover(java.util.function.Function<String, NbdClient> next) {
+            this.failover = next;
             return this;
         }
 

@@ -170,23 +170,27 @@ class FailoverIT {
         long aLogOffset = a.karafLog().size();
         History history;
         JsonNode handed;
-        try (OracleRun oracle = OracleRun.start(b, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, 401, null, work)) {
+        long acknowledgedAtB;
+        try (OracleRun oracle = OracleRun.start(b, ORACLE_VOLUMES, ORACLE_BLOCKS, 16, 401, null, work, a)) {
             await().atMost(Duration.ofMinutes(1)).until(() -> oracle.acknowledged() > 1000);
             handed = b.execJson("doppel:failback --json " + GROUP);
-            long at = oracle.acknowledged();
-            // the workload goes on writing at B for a while: every write there now fails
-            await().pollDelay(Duration.ofSeconds(1)).until(() -> true);
-            assertThat(oracle.acknowledged()).as("no write acknowledged at B after the switch").isEqualTo(at);
+            acknowledgedAtB = oracle.acknowledgedAt(b);
+            // refused at B, the workload reconnects to A by itself and goes on writing there
+            await("the workload going on at A").atMost(Duration.ofMinutes(1))
+                    .until(() -> oracle.switches() >= ORACLE_VOLUMES.size() && oracle.acknowledgedAt(a) > 500);
+            assertThat(oracle.acknowledgedAt(b)).as("no write acknowledged at B after the switch").isEqualTo(acknowledgedAtB);
             history = oracle.stop();
         }
-        LOG.info("Failback to A: {}; oracle {} acknowledged, {} failed, {} unknown", handed, history.acknowledged(),
-                history.failed(), history.unknown());
+        LOG.info("Failback to A: {}; oracle {} acknowledged ({} at B before the switch), {} failed, {} unknown", handed,
+                history.acknowledged(), acknowledgedAtB, history.failed(), history.unknown());
         assertThat(handed.path("role").asText()).isEqualTo("secondary");
         assertThat(history.failed()).as("writes refused at B after the switch").isPositive();
         JsonNode atA = a.execJson("doppel:failover-status --json " + GROUP).get(0);
         assertThat(atA.path("role").asText()).isEqualTo("primary");
         assertThat(atA.path("epoch").asLong()).isGreaterThan(2);
-        // every acknowledged write is at the new primary; none that failed was applied
+        assertThat(history.acknowledged()).as("writes acknowledged at A after the switch").isGreaterThan(acknowledgedAtB + 500);
+        // every acknowledged write, at B before the switch and at A after it, is at the new
+        // primary; none that failed was applied
         OracleRun.ok(ReplicaChecker.checkSync(history, OracleRun.images(a, ORACLE_VOLUMES, history)));
         Sites.awaitCaughtUp(a, GROUP, "b", PAIR_TIMEOUT);
         for (String v : ORACLE_VOLUMES) {

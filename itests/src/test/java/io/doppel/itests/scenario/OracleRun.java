@@ -43,7 +43,17 @@ final class OracleRun implements AutoCloseable {
      */
     static OracleRun start(Appliance site, List<String> volumes, long blocks, int queueDepth, long seed, Integer writes,
                            Path work) {
-        List<NbdClient> clients = new ArrayList<>();
+        return start(site, volumes, blocks, queueDepth, seed, writes, work, null);
+    }
+
+    /**
+     * {@link #start(Appliance, List, long, int, long, Integer, Path)}; with {@code failoverTo}, a
+     * volume whose write is refused (the site gave its primary role up) reconnects to that site
+     * and its writes go on there.
+     */
+    static OracleRun start(Appliance site, List<String> volumes, long blocks, int queueDepth, long seed, Integer writes,
+                           Path work, Appliance failoverTo) {
+        List<NbdClient> clients = new java.util.concurrent.CopyOnWriteArrayList<>();
         OracleWorkload.Builder builder = OracleWorkload.builder(seed).blocks(blocks).queueDepth(queueDepth)
                 .maxWriteBlocks(8).fuaPercent(5).flushPercent(2);
         for (String v : volumes) {
@@ -54,7 +64,25 @@ final class OracleRun implements AutoCloseable {
         if (writes != null) {
             builder.maxWrites(writes);
         }
+        if (failoverTo != null) {
+            builder.failover(v -> {
+                NbdClient client = NbdClient.connect(Appliance.HOST, failoverTo.nbdPort(), v);
+                clients.add(client);
+                return client;
+            });
+        }
         return new OracleRun(clients, builder.build().start(), work);
+    }
+
+    /** Writes acknowledged by {@code site} (through the clients connected to its NBD port). */
+    long acknowledgedAt(Appliance site) {
+        return clients.stream().filter(c -> c.address().getPort() == site.nbdPort())
+                .mapToLong(workload::acknowledgedVia).sum();
+    }
+
+    /** Volumes that moved to the failover site after a refusal. */
+    long switches() {
+        return workload.switches();
     }
 
     long acknowledged() {
