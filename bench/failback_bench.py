@@ -260,7 +260,7 @@ def render(argv, notes, rows, gates):
              "to \"is consistent again\" after a pass or, without one, to the new primary clearing A's Outdated mark "
              "(A then holds every record); \"pair\" is the part of that until A, demoted, has its pair from B "
              "connected. nbdcopy copies B's volume over NBD to a file; rsync updates a copy of A's file from before "
-             "A came back from B's file. The page cache of the files is evicted before nbdcopy and rsync.", "",
+             "A came back from B's file. The page cache of the files is evicted before nbdcopy and rsync. The rows run in the order shown, on the same two appliances: A's restart starts a new JVM, while the partition rows run in JVMs that already moved the restart rows' records.", "",
              "| A returns by | changed | blocks written at B | blocks in a pass | failback (pair) | nbdcopy (full) | rsync --no-whole-file --inplace --ignore-times | vs nbdcopy | vs rsync |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -683,7 +683,7 @@ public final class Engine implements DeviceProvider, GroupService {
         VolumeSlot slot = g.volumes.get(p.volumeId());
         Journal j = g.journal;
         if (slot == null || j == null || slot.volume == null) {
-            throw new IOException("group " + g.name + " is not attached");
+            throw new IOException(g.notAttached());
         }
         Position before = new Position(p.position().epoch(), p.position().seq() - 1);
         try (JournalReader rd = j.read(before, p.position())) {
@@ -708,7 +708,7 @@ public final class Engine implements DeviceProvider, GroupService {
         try {
             Journal j = g.journal;
             if (j == null) {
-                throw new IOException("group " + g.name + " is not attached");
+                throw new IOException(g.notAttached());
             }
             Position w = g.tracker.watermark();
             if (!w.isAfter(j.checkpoint())) {

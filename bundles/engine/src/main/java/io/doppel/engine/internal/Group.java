@@ -104,6 +104,12 @@ final class Group {
         return names;
     }
 
+    /** Why the group has no journal to work with: its state and detail (a damaged journal names its file). */
+    String notAttached() {
+        String d = detail;
+        return "group " + name + " is not attached (" + state.label + (d == null || d.isEmpty() ? "" : ": " + d) + ")";
+    }
+
     void state(State s, String why) {
         this.detail = why;
         this.state = s;

@@ -499,7 +499,7 @@ final class PrimaryPair {
     private void session(PeerLink l, CopyMode mode) throws Exception {
         Journal j = group.journal;
         if (j == null) {
-            throw new IOException("group " + group.name + " is not attached");
+            throw new IOException(group.notAttached());
         }
         broken = null;
         Opened o = open(l, mode);
@@ -1624,7 +1624,7 @@ final class PrimaryPair {
     Frame servePull(Position after, long maxBytes, Position peerDurable, Position peerApplied) throws IOException {
         Journal j = group.journal;
         if (j == null) {
-            throw new IOException("group " + group.name + " is not attached");
+            throw new IOException(group.notAttached());
         }
         updateAcks(new Wire.Ack(after, peerDurable, peerApplied, true, rec.outdated()));
         maybeNotePeerDurable();

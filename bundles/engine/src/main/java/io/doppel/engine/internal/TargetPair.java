@@ -203,7 +203,7 @@ final class TargetPair {
     private Journal journal() throws IOException {
         Journal j = group.journal;
         if (j == null) {
-            throw new IOException("group " + group.name + " is not attached");
+            throw new IOException(group.notAttached());
         }
         return j;
     }

@@ -1500,6 +1500,43 @@ class ReplicationTest {
     }
 
     @Test
+    void aReturningSiteWithADamagedHistoryIsRefusedNamingItAndTheNewPrimaryGoesOn() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        Random rnd = new Random(61);
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 50, true);
+        }
+        b.awaitApplied(a.head());
+        a.close();
+        b.repl.takeover("default", false);
+        try (BlockDevice d = b.device()) {
+            write(d, rnd, 50, false);
+        }
+        // A's journal metadata (its history among it) is damaged while A is down
+        a.storage.flipBit(ReplicationSite.ROOT.resolve("journals").resolve("default").resolve("journal.meta"), 40, 2);
+        a = restart(a);
+        Awaitility.await().atMost(Duration.ofSeconds(30))
+                .until(() -> a.engine.group("default").map(g -> g.state().equals("failed")).orElse(false));
+        assertThat(a.engine.group("default").orElseThrow().detail()).as("A names what is damaged").contains("CRC32C");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> {
+            try (BlockDevice d = a.device()) {
+                d.write(0, ByteBuffer.allocate(4096), false);
+            }
+        }).as("A takes no host write").hasMessageContaining("default");
+        // B's pair waits, naming A's damage; nothing is copied into A, and B keeps taking writes
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> b.pair("A").detail().contains("CRC32C"));
+        assertThat(b.pair("A").state()).isNotIn("in-sync", "resyncing");
+        try (BlockDevice d = b.device()) {
+            write(d, rnd, 20, false);
+        }
+        assertThat(b.pair("A").role()).isEqualTo("primary");
+    }
+
+    @Test
     void anAsyncFailbackCopiesTheUnionOfBothSidesWritesAndKeepsTheOldPrimarysInASnapshot() throws Exception {
         startBoth(JOURNAL);
         a.repl.policyAdded(ALLOW);
