@@ -156,6 +156,14 @@ final class PrimaryPair {
     private final java.util.concurrent.CountDownLatch reignChecked = new java.util.concurrent.CountDownLatch(1);
     private volatile long reignCheckDeadline;
 
+    /** A planned failback's HANDOVER went unanswered: host writes wait for the peer's next answer to OPEN. */
+    private volatile String handoverInDoubt;
+
+    void handoverInDoubt(String why) {
+        handoverInDoubt = why;
+        poke();
+    }
+
     /** A pair made or promoted here needs no check: no other site can rule it in a later reign. */
     void reignKnown() {
         reignChecked.countDown();
@@ -503,6 +511,13 @@ final class PrimaryPair {
         }
         broken = null;
         Opened o = open(l, mode);
+        if (handoverInDoubt != null) {
+            // the peer answered as the secondary: it never took the role the failback offered
+            LOG.warn("Pair {}: {} answers as the secondary: the failback ({}) did not take place; {} takes host writes"
+                    + " again", id, peer, handoverInDoubt, group.name);
+            handoverInDoubt = null;
+            group.writesRefused = null;
+        }
         if (reignChecked.getCount() > 0) {
             LOG.info("Pair {}: {} answered: this site still rules {} ({}); host writes go on", id, peer, group.name,
                     repl.reign(group));

@@ -923,8 +923,26 @@ final class Replication implements PairService {
             if (l == null || !l.isConnected()) {
                 throw new IOException("the link to " + p.peer + " is down");
             }
-            Frame reply = l.request(new Wire.Out(Wire.HANDOVER, p.id, 32).putPosition(head).frame(), 60_000)
-                    .get(65, TimeUnit.SECONDS);
+            Frame reply;
+            try {
+                reply = l.request(new Wire.Out(Wire.HANDOVER, p.id, 32).putPosition(head).frame(), 60_000)
+                        .get(65, TimeUnit.SECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                if (e.getCause() instanceof io.doppel.api.transport.RemoteException) {
+                    throw e; // the peer answered that it did not take the role
+                }
+                // sent, but no answer: the peer may have taken the role. Writes stay refused
+                // here until its next answer to OPEN says which (its later reign, or still the
+                // secondary); taking them now could make both sides write after the fork.
+                String why = PrimaryPair.rootMessage(e);
+                g.writesRefused = "group " + groupName + " handed its primary role to " + p.peer + " (doppel:failback),"
+                        + " which did not answer (" + why + "); writes wait until " + p.peer + " says whether it took it";
+                p.handoverInDoubt(why);
+                handed = true; // the refusal stays
+                throw new IOException("failback of " + groupName + " to " + p.peer + " is in doubt: " + why + "; host"
+                        + " writes here stay refused until " + p.peer + " answers again (it either took the role, and this"
+                        + " site becomes its secondary, or it did not, and writes are taken here again)", e);
+            }
             if (reply.type() != Wire.REPLY) {
                 throw new IOException(p.peer + " did not take the role: unexpected answer " + reply.type());
             }

@@ -54,6 +54,18 @@ final class LoopbackNet implements AutoCloseable {
         notifyBoth(a, b);
     }
 
+    /** One-shot cuts on a frame type ("A>B" to {type, after handling ? 1 : 0}). */
+    private final Map<String, int[]> cutOnFrame = new ConcurrentHashMap<>();
+
+    /**
+     * The link breaks at the next frame of {@code type} from {@code from} to {@code to}: before
+     * the receiver handles it ({@code afterHandling} false), or after, its answer lost. Either
+     * way the sender's request fails as a lost link does.
+     */
+    void cutOnFrame(String from, String to, int type, boolean afterHandling) {
+        cutOnFrame.put(from + ">" + to, new int[] {type, afterHandling ? 1 : 0});
+    }
+
     /** Every frame from {@code from} to {@code to} arrives {@code millis} late (in order). */
     void delay(String from, String to, long millis) {
         delays.put(from + ">" + to, millis);
@@ -198,6 +210,17 @@ final class LoopbackNet implements AutoCloseable {
                     reply.completeExceptionally(new PeerUnavailableException("link " + from + " to " + to + " was cut"));
                     return;
                 }
+                int[] cutAt = cutOnFrame.get(from + ">" + to);
+                boolean cutAfter = false;
+                if (cutAt != null && cutAt[0] == f.type() && cutOnFrame.remove(from + ">" + to, cutAt)) {
+                    if (cutAt[1] == 0) {
+                        cut(from, to);
+                        reply.completeExceptionally(new PeerUnavailableException("link " + from + " to " + to + " was cut"));
+                        return;
+                    }
+                    cutAfter = true;
+                }
+                boolean cutWhenHandled = cutAfter;
                 java.util.concurrent.CompletionStage<Frame> handled;
                 try {
                     handled = sites.get(to).handler.handle(from, f);
@@ -208,6 +231,9 @@ final class LoopbackNet implements AutoCloseable {
                     return;
                 }
                 handled.whenComplete((r, e) -> {
+                    if (cutWhenHandled) {
+                        cut(from, to);
+                    }
                     if (e != null) {
                         reply.completeExceptionally(e);
                     } else if (!isConnected()) {

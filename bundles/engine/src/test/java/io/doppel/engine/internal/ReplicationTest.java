@@ -1669,6 +1669,61 @@ class ReplicationTest {
     }
 
     @Test
+    void aFailbackWhoseHandoverGoesUnansweredRefusesWritesUntilThePeerSaysWhetherItTookTheRole() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        Random rnd = new Random(63);
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 50, true);
+        }
+        // the HANDOVER is lost on its way: B never takes the role, but A cannot know that
+        net.cutOnFrame("A", "B", Wire.HANDOVER, false);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> a.repl.failback("default")).hasMessageContaining("in doubt");
+        assertThatRefused(a, "did not answer");
+        net.heal("A", "B");
+        Awaitility.await("A's writes taken again once B answers as the secondary").atMost(Duration.ofSeconds(30))
+                .until(() -> writes(a));
+        assertThat(a.pair("B").role()).isEqualTo("primary");
+        assertThat(b.pair("A").role()).isEqualTo("secondary");
+
+        // B takes the role, and the link breaks before its answer reaches A
+        awaitState(a, "B", "in-sync");
+        net.cutOnFrame("A", "B", Wire.HANDOVER, true);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> a.repl.failback("default")).hasMessageContaining("in doubt");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> "primary".equals(b.pair("A").role()));
+        assertThatRefused(a, "did not answer"); // B rules now: A taking writes would make both sides write
+        net.heal("A", "B");
+        Awaitility.await("A becomes B's secondary").atMost(Duration.ofSeconds(30))
+                .until(() -> "secondary".equals(a.pair("B").role()));
+        try (BlockDevice d = b.device()) {
+            write(d, rnd, 30, false);
+        }
+        awaitFailedBack(b, a, "A", "in-sync");
+        assertThat(a.image()).isEqualTo(b.image());
+        assertThat(b.pair("A").state()).isNotEqualTo("split-brain");
+    }
+
+    private static void assertThatRefused(ReplicationSite s, String why) {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> {
+            try (BlockDevice d = s.device()) {
+                d.write(0, ByteBuffer.allocate(4096), false);
+            }
+        }).hasMessageContaining(why);
+    }
+
+    private static boolean writes(ReplicationSite s) {
+        try (BlockDevice d = s.device()) {
+            d.write(4096, ByteBuffer.allocate(4096), false);
+            return true;
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    @Test
     void aSplitBrainResolvedKeepingTheSecondarysSideMakesItThePrimary() throws Exception {
         startBoth(JOURNAL);
         a.repl.policyAdded(ALLOW);
