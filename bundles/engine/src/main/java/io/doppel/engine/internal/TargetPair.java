@@ -322,12 +322,14 @@ final class TargetPair {
         volumes.forEach((sourceId, slot) -> toSource.put(slot.id, sourceId));
         TreeMap<Integer, BitSet> blocks = new TreeMap<>();
         long records = 0;
+        boolean wroteBlocks = false;
         Position from = Position.max(fork, j.retainedStart());
         if (head.isAfter(from)) {
             try (JournalReader r = j.read(from, head)) {
                 for (JournalRecord x = r.next(); x != null; x = r.next()) {
                     records++;
                     if (x.touchesBlocks()) {
+                        wroteBlocks = true;
                         long first = x.offset() / VolumeService.BLOCK_SIZE;
                         long last = (x.offset() + Math.max(1, x.length()) - 1) / VolumeService.BLOCK_SIZE;
                         blocks.computeIfAbsent(x.volumeId(), k -> new BitSet()).set((int) first, (int) last + 1);
@@ -358,7 +360,9 @@ final class TargetPair {
             }
         }
         boolean resolved = discardDivergence || o.keepPrimary();
-        EpochEntry own = resolved ? null : ForkPoint.ownEpochAfter(mine, head, fork, repl.siteId());
+        // an epoch of its own counts only with blocks written in it: a takeover killed before it
+        // took the role leaves its epoch and marker behind, and no write of its own
+        EpochEntry own = resolved || !wroteBlocks ? null : ForkPoint.ownEpochAfter(mine, head, fork, repl.siteId());
         // a sync primary acknowledges a write only once its peer has it, unless it marked the peer
         // Outdated and went on alone: then its records after the fork are writes of its own
         boolean alone = !resolved && leftover && rec.outdated() && "sync".equals(rec.mode()) && records > 0;

@@ -1724,6 +1724,40 @@ class ReplicationTest {
     }
 
     @Test
+    void aTakeoverKilledBeforeItTookTheRoleLeavesTheSecondaryFollowingThePrimary() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        a.repl.create("default", "B", "sync", "continue");
+        awaitState(a, "B", "in-sync");
+        Random rnd = new Random(67);
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 50, true);
+        }
+        b.awaitApplied(a.head());
+        // B is killed in the middle of a takeover (forced during a partition): its journal opened
+        // the new epoch and holds the takeover's marker, but the pair never became B's
+        net.cut("A", "B");
+        io.doppel.api.journal.Journal j = b.group().journal;
+        j.beginEpoch(j.epoch() + 1, b.engine.site().id());
+        b.engine.takeoverMarker(b.group(), "takeover of default from A (killed before it took the role)");
+        b.kill();
+        b = restart(b);
+        assertThat(b.pair("A").role()).isEqualTo("secondary");
+        assertThatRefused(b, "is a replica");
+        try (BlockDevice d = a.device()) {
+            write(d, rnd, 50, false); // A goes on alone meanwhile
+        }
+        net.heal("A", "B");
+        // B wrote no block in its epoch: no split-brain, it follows A again
+        awaitState(a, "B", "in-sync");
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> b.pair("A").consistent()
+                && !b.group().tracker.watermark().isBefore(a.head()));
+        assertThat(b.image()).isEqualTo(a.image());
+        assertThat(a.pair("B").state()).isEqualTo("in-sync");
+    }
+
+    @Test
     void aSplitBrainResolvedKeepingTheSecondarysSideMakesItThePrimary() throws Exception {
         startBoth(JOURNAL);
         a.repl.policyAdded(ALLOW);
