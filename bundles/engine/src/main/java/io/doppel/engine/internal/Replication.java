@@ -839,6 +839,14 @@ final class Replication implements PairService {
             next = Math.max(next, x.epoch());
         }
         next++;
+        // an Outdated copy (taken over with --force) lacks writes its primary acknowledged alone:
+        // at least those through the head the primary showed at its last OPEN, perhaps more
+        String lacks = !tp.rec.outdated() ? "" : "; Outdated: it may lack the positions after " + forkAt
+                + (tp.primaryHeadAtOpen().isAfter(forkAt) ? " (" + tp.peer + " had reached " + tp.primaryHeadAtOpen()
+                        + " when it last opened the pair, and may have gone on)" : " (" + tp.peer + " may have gone on)");
+        if (!lacks.isEmpty()) {
+            LOG.warn("Pair {}: taking {} over{}", tp.id, groupName, lacks);
+        }
         j.beginEpoch(next, siteId());
         // a record in the new epoch makes it this site's reign at once, written or not
         engine.takeoverMarker(g, why + " of " + groupName + " from " + tp.peer + " in epoch " + next
@@ -849,7 +857,7 @@ final class Replication implements PairService {
                     .withPeerDurable(forkAt));
             PrimaryPair p = new PrimaryPair(this, g, r);
             p.reignKnown(); // this site opened the latest epoch
-            p.lastDecision = why + " at " + Instant.now() + " in epoch " + next + " after " + forkAt;
+            p.lastDecision = why + " at " + Instant.now() + " in epoch " + next + " after " + forkAt + lacks;
             // the cursor exists before the first host write: every block written from now on is kept
             p.start(j);
             primaries.put(r.id(), p);

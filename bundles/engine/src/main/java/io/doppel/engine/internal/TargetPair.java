@@ -98,6 +98,8 @@ final class TargetPair {
     private final PrimaryPair.Rate rate = new PrimaryPair.Rate();
     /** The primary's epochs, from its last OPEN: a rebase makes them this journal's. */
     private volatile List<EpochEntry> primaryHistory;
+    /** The primary's head at its last OPEN: an Outdated copy lacks at least what lies between its own head and this. */
+    private volatile Position openedHead = Position.ZERO;
     /** Both sites wrote after the fork (last OPEN): no pass is taken until the operator resolves it. */
     private volatile boolean splitBrain;
     /** The operator resolved a split-brain keeping the primary's side: this site's divergence is given up. */
@@ -108,6 +110,10 @@ final class TargetPair {
     }
 
     /** The primary's epochs from its last OPEN (empty before one). */
+    Position primaryHeadAtOpen() {
+        return openedHead;
+    }
+
     List<EpochEntry> primaryHistory() {
         List<EpochEntry> h = primaryHistory;
         return h == null ? List.of() : h;
@@ -249,6 +255,7 @@ final class TargetPair {
         volumes = Map.copyOf(map);
         opened = true;
         primaryHistory = o.history();
+        openedHead = o.head();
         // before the record takes the primary's flags: a former primary's mark says it went on alone
         Divergence d = divergence(o);
         splitBrain = d != null && d.splitBrain();

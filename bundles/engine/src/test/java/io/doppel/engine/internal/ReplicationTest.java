@@ -1407,6 +1407,13 @@ class ReplicationTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.repl.takeover("default", false))
                 .hasMessageContaining("is Outdated").hasMessageContaining("--force");
         assertThat(b.pair("A").role()).as("a refused takeover changes nothing").isEqualTo("secondary");
+        // with --force it takes over, and says which positions it may lack
+        Position held = b.head();
+        net.cut("A", "B");
+        b.repl.takeover("default", true);
+        assertThat(b.pair("A").role()).isEqualTo("primary");
+        assertThat(b.repl.failoverStatus().get(0).lastDecision()).contains("takeover --force")
+                .contains("Outdated: it may lack the positions after " + held);
     }
 
     @Test
