@@ -1676,6 +1676,30 @@ class ReplicationTest {
     }
 
     @Test
+    void aFailbackWhileAPassRunsIsRefusedAndTheSiteKeepsTakingWrites() throws Exception {
+        startBoth(JOURNAL);
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        try (BlockDevice d = a.device()) {
+            Random rnd = new Random(71);
+            for (long off = 0; off < VOL; off += 64 << 10) {
+                byte[] data = new byte[64 << 10];
+                rnd.nextBytes(data);
+                d.write(off, ByteBuffer.wrap(data), false);
+            }
+        }
+        net.delay("A", "B", 300); // the initial copy takes a while
+        a.repl.create("default", "B", "sync", "continue");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> a.pair("B").resyncDone() > 0);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> a.repl.failback("default"))
+                .hasMessageContaining("B is not caught up").hasMessageContaining("blocks in its map");
+        assertThat(a.pair("B").role()).as("a refused failback changes nothing").isEqualTo("primary");
+        assertThat(writes(a)).as("the primary still takes host writes").isTrue();
+        net.delay("A", "B", 0);
+        awaitState(a, "B", "in-sync");
+    }
+
+    @Test
     void aFailbackWhoseHandoverGoesUnansweredRefusesWritesUntilThePeerSaysWhetherItTookTheRole() throws Exception {
         startBoth(JOURNAL);
         a.repl.policyAdded(ALLOW);
