@@ -119,22 +119,13 @@ class FailoverIT {
         aToB.resetCounters();
         long logOffset = b.karafLog().size();
         a.start();
-        Sites.awaitPair(a, GROUP, "b", "A as B's secondary", PAIR_TIMEOUT,
-                p -> p.path("role").asText().equals("secondary") && p.path("consistent").asBoolean());
-        Sites.awaitCaughtUp(b, GROUP, "a", PAIR_TIMEOUT);
-        for (String v : ORACLE_VOLUMES) {
-            ProcessResult cmp = Sites.compare(b.nbdUri(v), a.nbdUri(v));
-            assertThat(cmp.exitCode()).as("qemu-img compare %s of B with A\n%s", v, cmp.describe()).isZero();
-        }
+        awaitSecondaryOf(b, a);
+        assertSameVolumes(b, a);
         ProcessResult refused = Scenario.qemuIo(a.nbdUri("r2"), "write -P 0x11 0 4k");
         assertThat(Scenario.qemuIoSucceeded(refused)).as("A refuses host writes now: %s", refused.describe()).isFalse();
 
         // what A received: the pass of the union of both sides' blocks, and B's records
-        long passBlocks = 0;
-        Matcher m = Pattern.compile("resync pass to a done \\((\\d+) blocks\\)").matcher(b.karafLog().textSince(logOffset));
-        while (m.find()) {
-            passBlocks += Long.parseLong(m.group(1));
-        }
+        long passBlocks = passBlocksSince(b, "a", logOffset);
         long bytes = aToB.bytes(FaultProxy.Direction.DOWNSTREAM);
         long union = passBlocks + B_BLOCKS; // B's own blocks may be in the pass too: then this counts them twice
         JsonNode status = b.execJson("doppel:failover-status --json " + GROUP).get(0);
@@ -193,10 +184,7 @@ class FailoverIT {
         // primary; none that failed was applied
         OracleRun.ok(ReplicaChecker.checkSync(history, OracleRun.images(a, ORACLE_VOLUMES, history)));
         Sites.awaitCaughtUp(a, GROUP, "b", PAIR_TIMEOUT);
-        for (String v : ORACLE_VOLUMES) {
-            ProcessResult cmp = Sites.compare(a.nbdUri(v), b.nbdUri(v));
-            assertThat(cmp.exitCode()).as("qemu-img compare %s of A with B\n%s", v, cmp.describe()).isZero();
-        }
+        assertSameVolumes(a, b);
         assertThat(b.karafLog().textSince(logOffset)).as("no pass after a planned switch").doesNotContain("resync pass to");
         assertThat(a.karafLog().textSince(aLogOffset)).as("no pass from the new primary").doesNotContain("resync pass to b");
         assertThat(Scenario.qemuIoSucceeded(Scenario.qemuIo(a.nbdUri("r2"), "write -P 0x21 0 4k"))).isTrue();
@@ -229,10 +217,7 @@ class FailoverIT {
                 .as("negative control: B lacks A's write").isFalse();
         a.execOk("doppel:resolve --keep b " + GROUP);
         Sites.awaitCaughtUp(b, GROUP, "a", PAIR_TIMEOUT);
-        for (String v : ORACLE_VOLUMES) {
-            ProcessResult cmp = Sites.compare(b.nbdUri(v), a.nbdUri(v));
-            assertThat(cmp.exitCode()).as("qemu-img compare %s of B with A\n%s", v, cmp.describe()).isZero();
-        }
+        assertSameVolumes(b, a);
         JsonNode snapshots = a.execJson("doppel:snapshot-list --json r2");
         assertThat(snapshots.findValuesAsText("name")).as("A's side kept in a snapshot")
                 .anyMatch(n -> n.startsWith("diverged-"));
@@ -300,18 +285,9 @@ class FailoverIT {
         aToB.resetCounters();
         long logOffset = a.karafLog().size();
         b.start();
-        Sites.awaitPair(b, GROUP, "a", "B as A's secondary", PAIR_TIMEOUT,
-                p -> p.path("role").asText().equals("secondary") && p.path("consistent").asBoolean());
-        Sites.awaitCaughtUp(a, GROUP, "b", PAIR_TIMEOUT);
-        for (String v : ORACLE_VOLUMES) {
-            ProcessResult cmp = Sites.compare(a.nbdUri(v), b.nbdUri(v));
-            assertThat(cmp.exitCode()).as("qemu-img compare %s of A with B\n%s", v, cmp.describe()).isZero();
-        }
-        long resumed = 0;
-        Matcher m = Pattern.compile("resync pass to b done \\((\\d+) blocks\\)").matcher(a.karafLog().textSince(logOffset));
-        while (m.find()) {
-            resumed += Long.parseLong(m.group(1));
-        }
+        awaitSecondaryOf(a, b);
+        assertSameVolumes(a, b);
+        long resumed = passBlocksSince(a, "b", logOffset);
         long bytes = aToB.bytes(FaultProxy.Direction.UPSTREAM);
         LOG.info("Resumed failback: a pass of {} blocks ({} bytes to B), against {} planned before the kill", resumed,
                 bytes, planned);
@@ -326,5 +302,33 @@ class FailoverIT {
         assertThat(snapshots.findValuesAsText("name")).as("snapshots of r1 at B").anyMatch(n -> n.startsWith("diverged-"));
         assertThat(Scenario.qemuIoSucceeded(Scenario.qemuIo(b.nbdUri("r2"), "write -P 0x12 0 4k")))
                 .as("B refuses host writes now").isFalse();
+    }
+
+    /** Waits until {@code back} is {@code primary}'s consistent secondary and caught up; then their volumes compare equal. */
+    private static void awaitSecondaryOf(Appliance primary, Appliance back) {
+        Sites.awaitPair(back, GROUP, primary.name(), back.name().toUpperCase() + " as " + primary.name().toUpperCase()
+                + "'s secondary", PAIR_TIMEOUT,
+                p -> p.path("role").asText().equals("secondary") && p.path("consistent").asBoolean());
+        Sites.awaitCaughtUp(primary, GROUP, back.name(), PAIR_TIMEOUT);
+    }
+
+    /** {@code qemu-img compare} of each oracle volume at the two sites. */
+    private static void assertSameVolumes(Appliance x, Appliance y) {
+        for (String v : ORACLE_VOLUMES) {
+            ProcessResult cmp = Sites.compare(x.nbdUri(v), y.nbdUri(v));
+            assertThat(cmp.exitCode()).as("qemu-img compare %s of %s with %s\n%s", v, x.name(), y.name(), cmp.describe())
+                    .isZero();
+        }
+    }
+
+    /** Blocks of the resync passes {@code primary} logged to {@code peer} since {@code logOffset}. */
+    private static long passBlocksSince(Appliance primary, String peer, long logOffset) {
+        long blocks = 0;
+        Matcher m = Pattern.compile("resync pass to " + peer + " done \\((\\d+) blocks\\)")
+                .matcher(primary.karafLog().textSince(logOffset));
+        while (m.find()) {
+            blocks += Long.parseLong(m.group(1));
+        }
+        return blocks;
     }
 }

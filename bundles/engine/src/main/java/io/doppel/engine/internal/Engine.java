@@ -469,19 +469,6 @@ public final class Engine implements DeviceProvider, GroupService {
      * replaced) takes no host write: a sync peer would not get it, a replica would diverge.
      * The write waits for the pairs like any held I/O, then fails with EIO.
      */
-    /** After a restart, a write waits until each peer said whether this site still rules the pair (bounded). */
-    private static void awaitReign(Group g) throws DeviceException {
-        for (PrimaryPair p : g.primaries) {
-            try {
-                p.awaitReign();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new DeviceException(IoError.EIO, "interrupted while a write to group " + g.name
-                        + " waited for its peers' answer after the start");
-            }
-        }
-    }
-
     private void awaitPairsAttached(Group g) throws DeviceException {
         Replication r = replication;
         if (r == null || !r.pairsDetached(g)) {
@@ -499,6 +486,19 @@ public final class Engine implements DeviceProvider, GroupService {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new DeviceException(IoError.EIO, "interrupted while writes to group " + g.name + " were held");
+            }
+        }
+    }
+
+    /** After a restart, a write waits until each peer said whether this site still rules the pair (bounded). */
+    private static void awaitReign(Group g) throws DeviceException {
+        for (PrimaryPair p : g.primaries) {
+            try {
+                p.awaitReign();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new DeviceException(IoError.EIO, "interrupted while a write to group " + g.name
+                        + " waited for its peers' answer after the start");
             }
         }
     }

@@ -199,10 +199,6 @@ final class PrimaryPair {
         }
     }
 
-    boolean reignPending() {
-        return reignChecked.getCount() > 0;
-    }
-
     // ---- life cycle ---------------------------------------------------------------------------
 
     /** Opens the cursor and map on the attached journal and starts the driver. */
@@ -1845,7 +1841,7 @@ final class PrimaryPair {
         Frame reply = reply(l.request(new Wire.Out(Wire.RESYNC_MARK, id, 8).frame(), RESYNC_END_MILLIS),
                 RESYNC_END_MILLIS + 5_000);
         Wire.In in = new Wire.In(reply);
-        updateAcks(new Wire.Ack(in.getPosition(), in.getPosition(), in.getPosition(), in.getBoolean(), in.getBoolean()));
+        updateAcks(Wire.Ack.read(in));
         boolean kept = in.getBoolean();
         synchronized (mapLock) {
             long now = mapGeneration.get();

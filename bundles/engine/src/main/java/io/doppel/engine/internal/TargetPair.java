@@ -792,9 +792,7 @@ final class TargetPair {
                 s.volume.force();
             }
         }
-        Wire.Ack a = ack();
-        return new Wire.Out(Wire.REPLY, id, 64).putPosition(a.journaled()).putPosition(a.durable())
-                .putPosition(a.applied()).putBoolean(a.consistent()).putBoolean(a.outdated()).putBoolean(kept).frame();
+        return ack().out(id).putBoolean(kept).frame();
     }
 
     Frame resyncEnd(Wire.In in) throws Exception {

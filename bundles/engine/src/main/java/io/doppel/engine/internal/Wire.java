@@ -398,12 +398,21 @@ final class Wire {
     record Ack(Position journaled, Position durable, Position applied, boolean consistent, boolean outdated) {
 
         Frame frame(String pairId) {
+            return out(pairId).frame();
+        }
+
+        /** The ack as a REPLY still open for more fields (RESYNC_MARK adds one). */
+        Out out(String pairId) {
             return new Out(REPLY, pairId, 64).putPosition(journaled).putPosition(durable).putPosition(applied)
-                    .putBoolean(consistent).putBoolean(outdated).frame();
+                    .putBoolean(consistent).putBoolean(outdated);
         }
 
         static Ack read(Frame f) {
-            In in = new In(f);
+            return read(new In(f));
+        }
+
+        /** Reads the ack's fields; {@code in} is left at what follows them. */
+        static Ack read(In in) {
             return new Ack(in.getPosition(), in.getPosition(), in.getPosition(), in.getBoolean(), in.getBoolean());
         }
     }

@@ -59,6 +59,28 @@ class ReplicationTest {
         }
     }
 
+    /** Both sites with the ALLOW failover policy and a pair A to B in {@code mode}, in sync or replicating. */
+    private void startPairWithPolicies(String mode) throws Exception {
+        startBoth(JOURNAL);
+        a.repl.policyAdded(ALLOW);
+        b.repl.policyAdded(ALLOW);
+        boolean sync = "sync".equals(mode);
+        a.repl.create("default", "B", mode, sync ? "continue" : "");
+        awaitState(a, "B", sync ? "in-sync" : "replicating");
+    }
+
+    /** Writes every block of the site's volume with random data, 64 KiB at a time. */
+    private static void fillWithRandomData(ReplicationSite s, long seed) throws Exception {
+        try (BlockDevice d = s.device()) {
+            Random rnd = new Random(seed);
+            for (long off = 0; off < VOL; off += 64 << 10) {
+                byte[] data = new byte[64 << 10];
+                rnd.nextBytes(data);
+                d.write(off, ByteBuffer.wrap(data), false);
+            }
+        }
+    }
+
     /** Random 4 KiB writes; returns the blocks written. */
     private static Set<Long> write(BlockDevice d, Random rnd, int count, boolean someFua) throws Exception {
         Set<Long> blocks = new HashSet<>();
@@ -430,14 +452,7 @@ class ReplicationTest {
         PrimaryPair.resyncMarkBytes = 256 << 10; // a mark after every 1 MiB frame of the pass
         try {
             startBoth(JOURNAL);
-            try (BlockDevice d = a.device()) {
-                Random rnd = new Random(31);
-                for (long off = 0; off < VOL; off += 64 << 10) {
-                    byte[] data = new byte[64 << 10];
-                    rnd.nextBytes(data);
-                    d.write(off, ByteBuffer.wrap(data), false); // every block differs from B's zeros
-                }
-            }
+            fillWithRandomData(a, 31); // every block differs from B's zeros
             long groupBlocks = VOL / 4096;
             net.delay("A", "B", 300); // the pass takes a while: B dies in the middle of it
             a.repl.create("default", "B", "async", "");
@@ -1418,11 +1433,7 @@ class ReplicationTest {
 
     @Test
     void aTakenOverSyncPairFailsBackByTheNewPrimarysWritesOnly() throws Exception {
-        startBoth(JOURNAL);
-        a.repl.policyAdded(ALLOW);
-        b.repl.policyAdded(ALLOW);
-        a.repl.create("default", "B", "sync", "continue");
-        awaitState(a, "B", "in-sync");
+        startPairWithPolicies("sync");
         Random rnd = new Random(51);
         try (BlockDevice d = a.device()) {
             write(d, rnd, 300, true);
@@ -1459,11 +1470,7 @@ class ReplicationTest {
 
     @Test
     void aRestartedPrimaryHoldsWritesUntilItsPeerAnswersAndATakeoverThereRefusesThem() throws Exception {
-        startBoth(JOURNAL);
-        a.repl.policyAdded(ALLOW);
-        b.repl.policyAdded(ALLOW);
-        a.repl.create("default", "B", "async", "");
-        awaitState(a, "B", "replicating");
+        startPairWithPolicies("async");
         Random rnd = new Random(57);
         try (BlockDevice d = a.device()) {
             write(d, rnd, 50, false);
@@ -1508,11 +1515,7 @@ class ReplicationTest {
 
     @Test
     void aReturningSiteWithADamagedHistoryIsRefusedNamingItAndTheNewPrimaryGoesOn() throws Exception {
-        startBoth(JOURNAL);
-        a.repl.policyAdded(ALLOW);
-        b.repl.policyAdded(ALLOW);
-        a.repl.create("default", "B", "sync", "continue");
-        awaitState(a, "B", "in-sync");
+        startPairWithPolicies("sync");
         Random rnd = new Random(61);
         try (BlockDevice d = a.device()) {
             write(d, rnd, 50, true);
@@ -1545,11 +1548,7 @@ class ReplicationTest {
 
     @Test
     void anAsyncFailbackCopiesTheUnionOfBothSidesWritesAndKeepsTheOldPrimarysInASnapshot() throws Exception {
-        startBoth(JOURNAL);
-        a.repl.policyAdded(ALLOW);
-        b.repl.policyAdded(ALLOW);
-        a.repl.create("default", "B", "async", "");
-        awaitState(a, "B", "replicating");
+        startPairWithPolicies("async");
         Random rnd = new Random(52);
         try (BlockDevice d = a.device()) {
             write(d, rnd, 200, false);
@@ -1584,11 +1583,7 @@ class ReplicationTest {
 
     @Test
     void bothSidesWritingAfterTheForkIsASplitBrainThatCopiesNothing() throws Exception {
-        startBoth(JOURNAL);
-        a.repl.policyAdded(ALLOW);
-        b.repl.policyAdded(ALLOW);
-        a.repl.create("default", "B", "sync", "continue");
-        awaitState(a, "B", "in-sync");
+        startPairWithPolicies("sync");
         Random rnd = new Random(53);
         try (BlockDevice d = a.device()) {
             write(d, rnd, 100, false);
@@ -1623,11 +1618,7 @@ class ReplicationTest {
 
     @Test
     void aPlannedFailbackHandsTheRoleOverWithoutACopyAndRefusesLaterWritesAtTheOldPrimary() throws Exception {
-        startBoth(JOURNAL);
-        a.repl.policyAdded(ALLOW);
-        b.repl.policyAdded(ALLOW);
-        a.repl.create("default", "B", "sync", "continue");
-        awaitState(a, "B", "in-sync");
+        startPairWithPolicies("sync");
         try (BlockDevice d = a.device()) {
             write(d, new Random(54), 200, false);
         }
@@ -1680,14 +1671,7 @@ class ReplicationTest {
         startBoth(JOURNAL);
         a.repl.policyAdded(ALLOW);
         b.repl.policyAdded(ALLOW);
-        try (BlockDevice d = a.device()) {
-            Random rnd = new Random(71);
-            for (long off = 0; off < VOL; off += 64 << 10) {
-                byte[] data = new byte[64 << 10];
-                rnd.nextBytes(data);
-                d.write(off, ByteBuffer.wrap(data), false);
-            }
-        }
+        fillWithRandomData(a, 71);
         net.delay("A", "B", 300); // the initial copy takes a while
         a.repl.create("default", "B", "sync", "continue");
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> a.pair("B").resyncDone() > 0);
@@ -1701,11 +1685,7 @@ class ReplicationTest {
 
     @Test
     void aFailbackWhoseHandoverGoesUnansweredRefusesWritesUntilThePeerSaysWhetherItTookTheRole() throws Exception {
-        startBoth(JOURNAL);
-        a.repl.policyAdded(ALLOW);
-        b.repl.policyAdded(ALLOW);
-        a.repl.create("default", "B", "sync", "continue");
-        awaitState(a, "B", "in-sync");
+        startPairWithPolicies("sync");
         Random rnd = new Random(63);
         try (BlockDevice d = a.device()) {
             write(d, rnd, 50, true);
@@ -1756,11 +1736,7 @@ class ReplicationTest {
 
     @Test
     void aTakeoverKilledBeforeItTookTheRoleLeavesTheSecondaryFollowingThePrimary() throws Exception {
-        startBoth(JOURNAL);
-        a.repl.policyAdded(ALLOW);
-        b.repl.policyAdded(ALLOW);
-        a.repl.create("default", "B", "sync", "continue");
-        awaitState(a, "B", "in-sync");
+        startPairWithPolicies("sync");
         Random rnd = new Random(67);
         try (BlockDevice d = a.device()) {
             write(d, rnd, 50, true);
@@ -1790,11 +1766,7 @@ class ReplicationTest {
 
     @Test
     void aSplitBrainResolvedKeepingTheSecondarysSideMakesItThePrimary() throws Exception {
-        startBoth(JOURNAL);
-        a.repl.policyAdded(ALLOW);
-        b.repl.policyAdded(ALLOW);
-        a.repl.create("default", "B", "sync", "continue");
-        awaitState(a, "B", "in-sync");
+        startPairWithPolicies("sync");
         Random rnd = new Random(57);
         try (BlockDevice d = a.device()) {
             write(d, rnd, 100, false);
